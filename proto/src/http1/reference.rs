@@ -1,0 +1,1 @@
+//! Naive reference implementations. IMPLEMENTATION PENDING (helper H1).

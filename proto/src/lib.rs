@@ -1,0 +1,23 @@
+//! sluice's wire protocols, as pure functions over byte slices.
+//!
+//! `proto` is a leaf crate: it does no I/O, spawns nothing, reads no clock, and never
+//! depends on monoio, rustls or `engine`. Everything here is sans-I/O: a decoder takes
+//! the bytes it has been given and answers `Complete`, `Partial` (give me more bytes), or
+//! a small `Copy` error that says exactly what was wrong.
+//!
+//! - [`http1`]: HTTP/1.1 request and response heads parsed into caller-owned header
+//!   arrays (kept as byte spans), body framing (Content-Length, chunked) with the
+//!   request-smuggling rejections, a chunked decoder and encoder, head writers.
+//! - [`sse`]: incremental Server-Sent Events decoder (any chunk boundary) and encoder.
+//! - [`json`]: a validating single-pass JSON scanner that locates top-level object members
+//!   by byte span, so the gateway can read and rewrite `model` without building a tree.
+//! - [`openai`]: OpenAI wire shapes the gateway and the mock upstream both need: the
+//!   error body, and deterministic synthetic responses (demo provider, mock upstream).
+//!
+//! Invariant: every decoder here is bounded by an explicit limit and never allocates
+//! without one.
+
+pub mod http1;
+pub mod json;
+pub mod openai;
+pub mod sse;

@@ -1,0 +1,1 @@
+//! OpenAI wire shapes. IMPLEMENTATION PENDING (helper H3).
