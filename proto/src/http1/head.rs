@@ -24,7 +24,9 @@ use core::mem::MaybeUninit;
 
 use memchr::{memchr, memchr_iter, memmem};
 
-use super::{BodyFraming, Error, HeaderSpan, Headers, Limits, Method, Span, Status, Version, HEADER_SLOTS};
+use super::{
+    BodyFraming, Error, HeaderSpan, Headers, Limits, Method, Span, Status, Version, HEADER_SLOTS,
+};
 
 /// A parsed request head. All spans point into the buffer given to [`parse_request`];
 /// headers are `headers[..header_count]` of the caller's array.
@@ -106,7 +108,11 @@ pub fn parse_request(
     if fields.host_count > 1 {
         return Err(Error::InvalidHead);
     }
-    let version = if minor == 1 { Version::Http11 } else { Version::Http10 };
+    let version = if minor == 1 {
+        Version::Http11
+    } else {
+        Version::Http10
+    };
     let body = request_framing(version, &fields, limits)?;
     let target_span = span_of(buf, target.as_bytes());
     let path_len = memchr(b'?', target.as_bytes()).unwrap_or(target.len());
@@ -114,7 +120,10 @@ pub fn parse_request(
         method: method_of(method.as_bytes()),
         method_span,
         target: target_span,
-        path: Span::new(target_span.start as usize, target_span.start as usize + path_len),
+        path: Span::new(
+            target_span.start as usize,
+            target_span.start as usize + path_len,
+        ),
         version,
         header_count,
         head_len,
@@ -143,11 +152,12 @@ pub fn parse_response(
     let mut raw: RawHeaders<'_> = [const { MaybeUninit::uninit() }; HEADER_SLOTS];
     let mut resp = httparse::Response::new(&mut []);
     let config = httparse::ParserConfig::default();
-    let head_len = match config.parse_response_with_uninit_headers(&mut resp, window, &mut raw[..slots]) {
-        Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) => return partial(buf, limits),
-        Err(e) => return Err(diagnose(window, e, Kind::Response)),
-    };
+    let head_len =
+        match config.parse_response_with_uninit_headers(&mut resp, window, &mut raw[..slots]) {
+            Ok(httparse::Status::Complete(n)) => n,
+            Ok(httparse::Status::Partial) => return partial(buf, limits),
+            Err(e) => return Err(diagnose(window, e, Kind::Response)),
+        };
     let (Some(minor), Some(status)) = (resp.version, resp.code) else {
         return Err(Error::InvalidHead);
     };
@@ -158,7 +168,11 @@ pub fn parse_response(
     check_line_endings(&buf[..head_len], line_start)?;
     let header_count = store_headers(buf, resp.headers, headers);
     let fields = Fields::scan(buf, &headers[..header_count]);
-    let version = if minor == 1 { Version::Http11 } else { Version::Http10 };
+    let version = if minor == 1 {
+        Version::Http11
+    } else {
+        Version::Http10
+    };
     let bodiless = head_request || status < 200 || status == 204 || status == 304;
     let body = response_framing(version, &fields, limits, bodiless)?;
     Ok(Status::Complete(ResponseHead {
@@ -194,7 +208,10 @@ fn span_of(buf: &[u8], part: &[u8]) -> Span {
 fn store_headers(buf: &[u8], parsed: &[httparse::Header<'_>], out: &mut Headers) -> usize {
     // INVARIANT: parsed.len() <= slots <= HEADER_SLOTS == out.len().
     for (slot, h) in out.iter_mut().zip(parsed) {
-        *slot = HeaderSpan { name: span_of(buf, h.name.as_bytes()), value: span_of(buf, h.value) };
+        *slot = HeaderSpan {
+            name: span_of(buf, h.name.as_bytes()),
+            value: span_of(buf, h.value),
+        };
     }
     parsed.len()
 }
@@ -215,7 +232,9 @@ fn method_of(token: &[u8]) -> Method {
 /// httparse skips empty lines (CRLF or LF) before the start line; where it starts.
 #[inline]
 fn skip_empty_lines(buf: &[u8]) -> usize {
-    buf.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(buf.len())
+    buf.iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(buf.len())
 }
 
 /// Reject bare LF line ends in a complete head (httparse accepts them). `line_start` is
@@ -228,7 +247,11 @@ fn check_line_endings(head: &[u8], line_start: usize) -> Result<(), Error> {
             start_line_end = lf;
         }
         if lf == 0 || head[lf - 1] != b'\r' {
-            return Err(if lf <= start_line_end { Error::InvalidHead } else { Error::InvalidHeaderValue });
+            return Err(if lf <= start_line_end {
+                Error::InvalidHead
+            } else {
+                Error::InvalidHeaderValue
+            });
         }
     }
     Ok(())
@@ -241,13 +264,21 @@ fn reason_span(buf: &[u8], line_start: usize) -> Span {
     // INVARIANT: the status line is `HTTP/1.x NNN` (12 bytes), then SP or CRLF.
     let after_code = line_start + 12;
     let cr = after_code + memchr(b'\r', &buf[after_code..]).unwrap_or(0);
-    let start = if buf[after_code] == b' ' { after_code + 1 } else { after_code };
+    let start = if buf[after_code] == b' ' {
+        after_code + 1
+    } else {
+        after_code
+    };
     Span::new(start.min(cr), cr)
 }
 
 /// On Partial, reject a request-target that is already longer than the limit, so a
 /// client cannot make us buffer `head_bytes_max` bytes of URI before answering 414.
-fn check_partial_uri(window: &[u8], req: &httparse::Request<'_, '_>, limits: &Limits) -> Result<(), Error> {
+fn check_partial_uri(
+    window: &[u8],
+    req: &httparse::Request<'_, '_>,
+    limits: &Limits,
+) -> Result<(), Error> {
     let uri_len = match (req.method, req.path) {
         (_, Some(path)) => path.len(),
         (Some(method), None) => {
@@ -341,7 +372,9 @@ impl ContentLength {
                 (ContentLength::Invalid, _) | (_, None) => ContentLength::Invalid,
                 (ContentLength::Absent, Some(n)) => ContentLength::Value(n),
                 (ContentLength::Value(a), Some(n)) if a == n => ContentLength::Value(a),
-                (ContentLength::Value(_) | ContentLength::Conflicting, Some(_)) => ContentLength::Conflicting,
+                (ContentLength::Value(_) | ContentLength::Conflicting, Some(_)) => {
+                    ContentLength::Conflicting
+                }
             };
         }
         self
@@ -395,7 +428,10 @@ fn trim_ows(mut s: &[u8]) -> &[u8] {
 /// elements are ignored).
 #[inline]
 fn list_elements(value: &[u8]) -> impl Iterator<Item = &[u8]> {
-    value.split(|&b| b == b',').map(trim_ows).filter(|e| !e.is_empty())
+    value
+        .split(|&b| b == b',')
+        .map(trim_ows)
+        .filter(|e| !e.is_empty())
 }
 
 /// Transfer-Encoding and Content-Length checks shared by requests and responses, in a
@@ -429,7 +465,12 @@ fn request_framing(version: Version, f: &Fields, limits: &Limits) -> Result<Body
     }
 }
 
-fn response_framing(version: Version, f: &Fields, limits: &Limits, bodiless: bool) -> Result<BodyFraming, Error> {
+fn response_framing(
+    version: Version,
+    f: &Fields,
+    limits: &Limits,
+    bodiless: bool,
+) -> Result<BodyFraming, Error> {
     let framing = common_framing(version, f)?;
     if bodiless {
         return Ok(BodyFraming::None);
@@ -454,7 +495,9 @@ enum Kind {
 fn diagnose(buf: &[u8], e: httparse::Error, kind: Kind) -> Error {
     match e {
         httparse::Error::TooManyHeaders => Error::TooManyHeaders,
-        httparse::Error::Version if version_token(buf, kind).is_some_and(looks_like_http_version) => {
+        httparse::Error::Version
+            if version_token(buf, kind).is_some_and(looks_like_http_version) =>
+        {
             Error::UnsupportedVersion
         }
         httparse::Error::Version => Error::InvalidHead,
@@ -472,14 +515,19 @@ fn version_token(buf: &[u8], kind: Kind) -> Option<&[u8]> {
         // version SP status ...
         Kind::Response => line,
     };
-    let end = token.iter().position(|&b| b == b' ' || b == b'\r').unwrap_or(token.len());
+    let end = token
+        .iter()
+        .position(|&b| b == b' ' || b == b'\r')
+        .unwrap_or(token.len());
     Some(&token[..end])
 }
 
 /// `HTTP/` DIGIT *( DIGIT / "." ): a well-formed name for a version we do not speak.
 fn looks_like_http_version(token: &[u8]) -> bool {
     match token.strip_prefix(b"HTTP/") {
-        Some([first, rest @ ..]) => first.is_ascii_digit() && rest.iter().all(|b| b.is_ascii_digit() || *b == b'.'),
+        Some([first, rest @ ..]) => {
+            first.is_ascii_digit() && rest.iter().all(|b| b.is_ascii_digit() || *b == b'.')
+        }
         _ => false,
     }
 }

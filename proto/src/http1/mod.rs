@@ -11,6 +11,9 @@ mod head;
 mod limits;
 mod write;
 
+#[cfg(test)]
+mod tests;
+
 /// Naive reference decoders for property tests and fuzzing: obviously correct, slow.
 #[doc(hidden)]
 pub mod reference;
