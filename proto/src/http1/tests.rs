@@ -457,3 +457,739 @@ fn response_errors() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// The smuggling corpus: every rejection, its exact variant and its status.
+// ---------------------------------------------------------------------------------------
+
+/// Parse a request as a server would: the head, then a chunked body if it has one.
+/// `Ok(false)` when a chunked body is still incomplete.
+fn server_outcome(raw: &[u8]) -> Result<bool, Error> {
+    let mut headers = EMPTY_HEADERS;
+    let head = match parse_request(raw, &mut headers, &Limits::DEFAULT)? {
+        Status::Complete(head) => head,
+        Status::Partial => panic!(
+            "corpus entry is incomplete: {:?}",
+            String::from_utf8_lossy(raw)
+        ),
+    };
+    if head.body == BodyFraming::Chunked {
+        let body = &raw[head.head_len..];
+        let mut out = Vec::new();
+        let (_, done) =
+            ChunkedDecoder::new(Limits::DEFAULT.body_bytes_max).decode_into(body, &mut out)?;
+        // Any split gives the same answer: one byte at a time.
+        let mut decoder = ChunkedDecoder::new(Limits::DEFAULT.body_bytes_max);
+        for byte in body.chunks(1) {
+            decoder.step(byte)?;
+        }
+        assert_eq!(decoder.is_done(), done);
+        return Ok(done);
+    }
+    Ok(true)
+}
+
+fn post(headers: &str, body: &str) -> Vec<u8> {
+    format!("POST /v1/chat/completions HTTP/1.1\r\nHost: api\r\n{headers}\r\n{body}").into_bytes()
+}
+
+fn chunked_post(body: &str) -> Vec<u8> {
+    post("Transfer-Encoding: chunked\r\n", body)
+}
+
+fn smuggling_corpus() -> Vec<(&'static str, Vec<u8>, Error)> {
+    use Error::*;
+    let long_value = "a".repeat(Limits::DEFAULT.head_bytes_max);
+    let many_headers: String = (0..=Limits::DEFAULT.header_count_max)
+        .map(|i| format!("X-{i}: v\r\n"))
+        .collect();
+    let long_uri = format!("/{}", "u".repeat(Limits::DEFAULT.uri_bytes_max));
+    vec![
+        // Content-Length with Transfer-Encoding, either order.
+        (
+            "CL then TE",
+            post(
+                "Content-Length: 4\r\nTransfer-Encoding: chunked\r\n",
+                "0\r\n\r\n",
+            ),
+            ContentLengthWithTransferEncoding,
+        ),
+        (
+            "TE then CL",
+            post(
+                "Transfer-Encoding: chunked\r\nContent-Length: 4\r\n",
+                "0\r\n\r\n",
+            ),
+            ContentLengthWithTransferEncoding,
+        ),
+        (
+            "TE with invalid CL",
+            post("Transfer-Encoding: chunked\r\nContent-Length: x\r\n", ""),
+            ContentLengthWithTransferEncoding,
+        ),
+        // Transfer-Encoding whose final coding is not chunked.
+        (
+            "TE chunked, identity",
+            post("Transfer-Encoding: chunked, identity\r\n", ""),
+            TransferEncodingNotChunked,
+        ),
+        (
+            "TE chunked, gzip",
+            post("Transfer-Encoding: chunked, gzip\r\n", ""),
+            TransferEncodingNotChunked,
+        ),
+        (
+            "TE xchunked",
+            post("Transfer-Encoding: xchunked\r\n", ""),
+            TransferEncodingNotChunked,
+        ),
+        (
+            "TE chunked;ext",
+            post("Transfer-Encoding: chunked;q=1\r\n", ""),
+            TransferEncodingNotChunked,
+        ),
+        (
+            "TE identity",
+            post("Transfer-Encoding: identity\r\n", ""),
+            TransferEncodingNotChunked,
+        ),
+        (
+            "TE empty",
+            post("Transfer-Encoding:\r\n", ""),
+            TransferEncodingNotChunked,
+        ),
+        (
+            "TE chunked twice in a list",
+            post("Transfer-Encoding: chunked, chunked\r\n", ""),
+            TransferEncodingNotChunked,
+        ),
+        (
+            "TE chunked in two fields",
+            post(
+                "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
+                "",
+            ),
+            TransferEncodingNotChunked,
+        ),
+        (
+            "TE chunked then a field after it",
+            post(
+                "Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n",
+                "",
+            ),
+            TransferEncodingNotChunked,
+        ),
+        (
+            "TE space before colon",
+            post("Transfer-Encoding : chunked\r\n", ""),
+            InvalidHead,
+        ),
+        (
+            "TE vertical tab",
+            post("Transfer-Encoding:\x0bchunked\r\n", ""),
+            InvalidHead,
+        ),
+        (
+            "TE on HTTP/1.0",
+            b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".to_vec(),
+            ChunkedOnHttp10,
+        ),
+        // Content-Length.
+        (
+            "two differing CLs",
+            post("Content-Length: 1\r\nContent-Length: 2\r\n", "ab"),
+            ConflictingContentLength,
+        ),
+        (
+            "CL list 1,2",
+            post("Content-Length: 1,2\r\n", "ab"),
+            ConflictingContentLength,
+        ),
+        (
+            "CL list and field",
+            post("Content-Length: 2, 2\r\nContent-Length: 3\r\n", "abc"),
+            ConflictingContentLength,
+        ),
+        (
+            "CL +5",
+            post("Content-Length: +5\r\n", "hello"),
+            InvalidContentLength,
+        ),
+        (
+            "CL -1",
+            post("Content-Length: -1\r\n", ""),
+            InvalidContentLength,
+        ),
+        (
+            "CL hex",
+            post("Content-Length: 0x10\r\n", ""),
+            InvalidContentLength,
+        ),
+        (
+            "CL space inside",
+            post("Content-Length: 1 0\r\n", ""),
+            InvalidContentLength,
+        ),
+        (
+            "CL empty",
+            post("Content-Length:\r\n", ""),
+            InvalidContentLength,
+        ),
+        (
+            "CL empty list element",
+            post("Content-Length: 5,\r\n", "hello"),
+            InvalidContentLength,
+        ),
+        (
+            "CL overflows u64",
+            post("Content-Length: 18446744073709551616\r\n", ""),
+            InvalidContentLength,
+        ),
+        (
+            "CL decimal point",
+            post("Content-Length: 5.0\r\n", ""),
+            InvalidContentLength,
+        ),
+        (
+            "CL invalid beats conflict",
+            post(
+                "Content-Length: 1\r\nContent-Length: 2\r\nContent-Length: z\r\n",
+                "",
+            ),
+            InvalidContentLength,
+        ),
+        (
+            "CL over body max",
+            post("Content-Length: 33554433\r\n", ""),
+            BodyTooLarge,
+        ),
+        // Field-line syntax.
+        (
+            "obs-fold SP",
+            post("X-Foo: a\r\n b\r\n", ""),
+            ObsoleteLineFolding,
+        ),
+        (
+            "obs-fold HTAB",
+            post("X-Foo: a\r\n\tb\r\n", ""),
+            ObsoleteLineFolding,
+        ),
+        (
+            "obs-fold hiding TE",
+            post("X-Foo: a\r\n Transfer-Encoding: chunked\r\n", ""),
+            ObsoleteLineFolding,
+        ),
+        (
+            "whitespace before first field",
+            b"GET / HTTP/1.1\r\n Host: x\r\n\r\n".to_vec(),
+            ObsoleteLineFolding,
+        ),
+        (
+            "NUL in value",
+            post("X-Foo: a\0b\r\n", ""),
+            InvalidHeaderValue,
+        ),
+        (
+            "bare CR in value",
+            post("X-Foo: a\rb\r\n", ""),
+            InvalidHeaderValue,
+        ),
+        (
+            "bare CR ending a line",
+            post("X-Foo: a\rContent-Length: 3\r\n", "abc"),
+            InvalidHeaderValue,
+        ),
+        (
+            "bare LF in value",
+            post("X-Foo: a\nTransfer-Encoding: chunked\r\n", ""),
+            InvalidHeaderValue,
+        ),
+        (
+            "bare LF in value, invalid after",
+            post("X-Foo: a\nb c\r\n", ""),
+            InvalidHeaderValue,
+        ),
+        (
+            "bare LF ending the head",
+            b"GET / HTTP/1.1\r\nHost: x\r\n\n".to_vec(),
+            InvalidHeaderValue,
+        ),
+        (
+            "bare LF ending the request line",
+            b"GET / HTTP/1.1\nHost: x\r\n\r\n".to_vec(),
+            InvalidHead,
+        ),
+        ("NUL in name", post("X-F\0o: a\r\n", ""), InvalidHead),
+        ("no colon", post("X-Foo a\r\n", ""), InvalidHead),
+        ("empty name", post(": a\r\n", ""), InvalidHead),
+        (
+            "two Host fields",
+            b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n".to_vec(),
+            InvalidHead,
+        ),
+        // Request line.
+        (
+            "HTTP/2.0",
+            b"GET / HTTP/2.0\r\n\r\n".to_vec(),
+            UnsupportedVersion,
+        ),
+        (
+            "HTTP/1.2",
+            b"GET / HTTP/1.2\r\n\r\n".to_vec(),
+            UnsupportedVersion,
+        ),
+        (
+            "HTTP/3",
+            b"GET / HTTP/3\r\n\r\n".to_vec(),
+            UnsupportedVersion,
+        ),
+        (
+            "h2 preface",
+            b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec(),
+            UnsupportedVersion,
+        ),
+        (
+            "garbage version",
+            b"GET / HTTX/1.1\r\n\r\n".to_vec(),
+            InvalidHead,
+        ),
+        (
+            "lowercase version",
+            b"GET / http/1.1\r\n\r\n".to_vec(),
+            InvalidHead,
+        ),
+        (
+            "HTTP/0.9 request line",
+            b"GET /\r\n\r\n".to_vec(),
+            InvalidHead,
+        ),
+        (
+            "double space",
+            b"GET  / HTTP/1.1\r\n\r\n".to_vec(),
+            InvalidHead,
+        ),
+        (
+            "space in target",
+            b"GET /a b HTTP/1.1\r\n\r\n".to_vec(),
+            InvalidHead,
+        ),
+        (
+            "NUL in target",
+            b"GET /a\0 HTTP/1.1\r\n\r\n".to_vec(),
+            InvalidHead,
+        ),
+        // Limits.
+        (
+            "head over limit",
+            post(&format!("X-Long: {long_value}\r\n"), ""),
+            HeadTooLarge,
+        ),
+        ("too many headers", post(&many_headers, ""), TooManyHeaders),
+        (
+            "URI too long",
+            format!("GET {long_uri} HTTP/1.1\r\n\r\n").into_bytes(),
+            UriTooLong,
+        ),
+        (
+            "URI too long, head incomplete",
+            format!("GET {long_uri}").into_bytes(),
+            UriTooLong,
+        ),
+        // Chunked bodies.
+        (
+            "chunk size overflow",
+            chunked_post("fffffffffffffffff1\r\n"),
+            ChunkSizeOverflow,
+        ),
+        (
+            "chunk size 17 digits",
+            chunked_post("10000000000000000\r\n"),
+            ChunkSizeOverflow,
+        ),
+        ("chunk size zz", chunked_post("zz\r\n"), InvalidChunkSize),
+        ("chunk size -1", chunked_post("-1\r\n"), InvalidChunkSize),
+        (
+            "chunk size 0x5",
+            chunked_post("0x5\r\nhello\r\n0\r\n\r\n"),
+            InvalidChunkSize,
+        ),
+        (
+            "chunk size leading space",
+            chunked_post(" 5\r\nhello\r\n0\r\n\r\n"),
+            InvalidChunkSize,
+        ),
+        (
+            "chunk size trailing space",
+            chunked_post("5 \r\nhello\r\n0\r\n\r\n"),
+            InvalidChunkSize,
+        ),
+        (
+            "chunk size empty",
+            chunked_post("\r\nhello\r\n0\r\n\r\n"),
+            InvalidChunkSize,
+        ),
+        (
+            "chunk size bare LF",
+            chunked_post("5\nhello\r\n0\r\n\r\n"),
+            InvalidChunkSize,
+        ),
+        (
+            "chunk size CR without LF",
+            chunked_post("5\rhello\r\n0\r\n\r\n"),
+            InvalidChunkSize,
+        ),
+        (
+            "chunk ext with bare LF",
+            chunked_post("5;a\nhello\r\n0\r\n\r\n"),
+            InvalidChunkSize,
+        ),
+        (
+            "chunk size line too long",
+            chunked_post(&format!("5;{}\r\nhello\r\n0\r\n\r\n", "e".repeat(1024))),
+            InvalidChunkSize,
+        ),
+        (
+            "missing CRLF after data",
+            chunked_post("5\r\nhelloX0\r\n\r\n"),
+            InvalidChunkFraming,
+        ),
+        (
+            "data longer than declared",
+            chunked_post("3\r\nhello\r\n0\r\n\r\n"),
+            InvalidChunkFraming,
+        ),
+        (
+            "bare LF after data",
+            chunked_post("5\r\nhello\n0\r\n\r\n"),
+            InvalidChunkFraming,
+        ),
+        (
+            "trailer obs-fold",
+            chunked_post("0\r\nX-T: a\r\n b\r\n\r\n"),
+            ObsoleteLineFolding,
+        ),
+        (
+            "trailer without colon",
+            chunked_post("0\r\nX-T\r\n\r\n"),
+            InvalidChunkFraming,
+        ),
+        (
+            "trailer bare LF",
+            chunked_post("0\r\nX-T: a\n\r\n"),
+            InvalidChunkFraming,
+        ),
+        (
+            "last chunk bare LF end",
+            chunked_post("0\r\n\n"),
+            InvalidChunkFraming,
+        ),
+        (
+            "trailers over 8 KiB",
+            chunked_post(&format!("0\r\nX-T: {}\r\n\r\n", "t".repeat(8 * 1024))),
+            InvalidChunkFraming,
+        ),
+        // 0x2000001 = body_bytes_max + 1; rejected before any of the chunk's data arrives.
+        (
+            "chunk size over body max",
+            chunked_post("2000001\r\n"),
+            BodyTooLarge,
+        ),
+    ]
+}
+
+#[test]
+fn smuggling_corpus_rejects_with_the_exact_error() {
+    for (name, raw, expected) in smuggling_corpus() {
+        assert_eq!(server_outcome(&raw), Err(expected), "{name}");
+        let status = match expected {
+            Error::HeadTooLarge | Error::TooManyHeaders => 431,
+            Error::UriTooLong => 414,
+            Error::BodyTooLarge => 413,
+            Error::UnsupportedVersion => 505,
+            _ => 400,
+        };
+        assert_eq!(expected.status(), status, "{name}");
+    }
+}
+
+#[test]
+fn smuggling_corpus_controls_are_accepted() {
+    // The near-misses of the corpus: each must parse, so the rejections above are about
+    // exactly the fault they name.
+    let accepted: Vec<Vec<u8>> = vec![
+        post("Content-Length: 5\r\n", "hello"),
+        post("Content-Length: 5\r\nContent-Length: 5\r\n", "hello"),
+        post("Content-Length: 5,5\r\n", "hello"),
+        post("Transfer-Encoding: chunked\r\n", "5\r\nhello\r\n0\r\n\r\n"),
+        post(
+            "Transfer-Encoding: Chunked\r\n",
+            "5;name=value\r\nhello\r\n0\r\n\r\n",
+        ),
+        post(
+            "Transfer-Encoding: gzip, chunked\r\n",
+            "0\r\nX-T: a\r\n\r\n",
+        ),
+        post("X-Foo: a\tb\r\n", ""),
+        post(&format!("X-Long: {}\r\n", "a".repeat(4096)), ""),
+        format!(
+            "GET /{} HTTP/1.1\r\n\r\n",
+            "u".repeat(Limits::DEFAULT.uri_bytes_max - 1)
+        )
+        .into_bytes(),
+        chunked_post(&format!("5;{}\r\nhello\r\n0\r\n\r\n", "e".repeat(1022))),
+        chunked_post(&format!("0\r\nX-T: {}\r\n\r\n", "t".repeat(8 * 1024 - 9))),
+        chunked_post("2000000\r\n"),
+    ];
+    for raw in accepted {
+        // A body that declares exactly body_bytes_max is accepted, just not complete yet.
+        let complete = !raw.ends_with(b"2000000\r\n");
+        assert_eq!(
+            server_outcome(&raw),
+            Ok(complete),
+            "{:?}",
+            String::from_utf8_lossy(&raw[..raw.len().min(200)])
+        );
+    }
+}
+
+/// The corpus through the naive reference: the same verdicts, from the plain restatement
+/// of the rules. The exceptions are heads the reference, which only looks for CRLF CRLF,
+/// still sees as incomplete: an over-long URI (the fast parser answers 414 early) and a
+/// head ended by a bare LF (httparse ends it there; we then reject the bare LF).
+#[test]
+fn smuggling_corpus_agrees_with_the_reference() {
+    for (name, raw, expected) in smuggling_corpus() {
+        let naive = match reference::parse_request_naive(&raw, &Limits::DEFAULT) {
+            Err(e) => Err(e),
+            Ok(None) => {
+                assert!(
+                    ["URI too long, head incomplete", "bare LF ending the head"].contains(&name),
+                    "{name}"
+                );
+                continue;
+            }
+            Ok(Some(head)) if head.body == BodyFraming::Chunked => reference::decode_chunked_naive(
+                &raw[head.head_len..],
+                Limits::DEFAULT.body_bytes_max,
+            )
+            .map(|_| ()),
+            Ok(Some(_)) => Ok(()),
+        };
+        assert_eq!(naive, Err(expected), "{name}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Chunked decoder.
+// ---------------------------------------------------------------------------------------
+
+/// Decode `input` whole with `decoder`: (payload, consumed, done).
+fn decode_all(decoder: &mut ChunkedDecoder, input: &[u8]) -> Result<(Vec<u8>, usize, bool), Error> {
+    let mut out = Vec::new();
+    let (used, done) = decoder.decode_into(input, &mut out)?;
+    Ok((out, used, done))
+}
+
+#[test]
+fn chunked_decodes_with_extensions_and_trailers() {
+    let body = b"5;name=\"quoted\";flag\r\nhello\r\nA\r\n, world!!!\r\n0;last\r\nX-Trailer: 1\r\nX-Other:\r\n\r\nNEXT";
+    let (payload, used, done) = decode_all(&mut ChunkedDecoder::new(1 << 20), body).unwrap();
+    assert_eq!(payload, b"hello, world!!!");
+    assert!(done);
+    assert_eq!(&body[used..], b"NEXT");
+}
+
+#[test]
+fn chunked_hex_forms() {
+    for (body, payload) in [
+        (&b"0\r\n\r\n"[..], &b""[..]),
+        (b"000\r\n\r\n", b""),
+        (b"a\r\n0123456789\r\n0\r\n\r\n", b"0123456789"),
+        (b"A\r\n0123456789\r\n0\r\n\r\n", b"0123456789"),
+        (b"0000000000000000000001\r\nz\r\n0\r\n\r\n", b"z"),
+    ] {
+        let (out, used, done) = decode_all(&mut ChunkedDecoder::new(1 << 20), body).unwrap();
+        assert_eq!((out.as_slice(), used, done), (payload, body.len(), true));
+    }
+}
+
+#[test]
+fn chunked_step_reports_zero_copy_spans() {
+    let body = b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
+    let mut decoder = ChunkedDecoder::new(100);
+    let mut at = 0;
+    let mut events = Vec::new();
+    loop {
+        let (used, event) = decoder.step(&body[at..]).unwrap();
+        if let ChunkEvent::Data { start, end } = event {
+            // Spans are relative to the slice given to this call.
+            events.push((at + start, at + end));
+            assert_eq!(used, end);
+        }
+        at += used;
+        if event == ChunkEvent::Done {
+            break;
+        }
+    }
+    assert_eq!(events, [(3, 6), (11, 13)]);
+    assert_eq!(at, body.len());
+    assert!(decoder.is_done());
+    assert_eq!(decoder.body_bytes(), 5);
+    // Done is sticky and consumes nothing more: the next request is left alone.
+    assert_eq!(decoder.step(b"GET"), Ok((0, ChunkEvent::Done)));
+}
+
+#[test]
+fn chunked_partial_consumes_all_framing() {
+    let mut decoder = ChunkedDecoder::new(100);
+    assert_eq!(decoder.step(b""), Ok((0, ChunkEvent::Partial)));
+    assert_eq!(decoder.step(b"1"), Ok((1, ChunkEvent::Partial)));
+    assert_eq!(decoder.step(b"0;ext"), Ok((5, ChunkEvent::Partial)));
+    assert_eq!(decoder.step(b"\r\n"), Ok((2, ChunkEvent::Partial)));
+    assert_eq!(
+        decoder.step(b"0123456789"),
+        Ok((10, ChunkEvent::Data { start: 0, end: 10 }))
+    );
+    assert_eq!(
+        decoder.step(b"abcdef\r"),
+        Ok((6, ChunkEvent::Data { start: 0, end: 6 }))
+    );
+    assert_eq!(decoder.step(b"\r"), Ok((1, ChunkEvent::Partial)));
+    assert_eq!(decoder.step(b"\n0\r\n\r\n"), Ok((6, ChunkEvent::Done)));
+    assert!(decoder.is_done());
+}
+
+#[test]
+fn chunked_errors_are_sticky() {
+    let mut decoder = ChunkedDecoder::new(100);
+    assert_eq!(decoder.step(b"zz"), Err(Error::InvalidChunkSize));
+    assert_eq!(decoder.step(b"0\r\n\r\n"), Err(Error::InvalidChunkSize));
+    assert!(!decoder.is_done());
+}
+
+#[test]
+fn chunked_body_limit_counts_declared_sizes() {
+    // Exactly at the limit is fine; one byte over is rejected on the size line that
+    // declares it, before its data.
+    let ok = b"5\r\nhello\r\n5\r\nworld\r\n0\r\n\r\n";
+    assert_eq!(
+        decode_all(&mut ChunkedDecoder::new(10), ok).map(|r| r.2),
+        Ok(true)
+    );
+    let mut decoder = ChunkedDecoder::new(10);
+    assert_eq!(
+        decoder.step(b"5\r\nhello"),
+        Ok((8, ChunkEvent::Data { start: 3, end: 8 }))
+    );
+    assert_eq!(decoder.step(b"\r\n6"), Ok((3, ChunkEvent::Partial)));
+    assert_eq!(decoder.step(b"\r"), Err(Error::BodyTooLarge));
+    assert_eq!(
+        decode_all(&mut ChunkedDecoder::new(10), b"b;ext\r\n").map(|r| r.2),
+        Err(Error::BodyTooLarge)
+    );
+    assert_eq!(
+        decode_all(&mut ChunkedDecoder::new(0), b"1\r\n").map(|r| r.2),
+        Err(Error::BodyTooLarge)
+    );
+    assert_eq!(
+        decode_all(&mut ChunkedDecoder::new(0), LAST_CHUNK),
+        Ok((Vec::new(), 5, true))
+    );
+}
+
+#[test]
+fn chunked_size_line_limit_is_exact() {
+    let decode =
+        |body: &[u8]| decode_all(&mut ChunkedDecoder::with_limits(100, 4, 64), body).map(|r| r.2);
+    assert_eq!(decode(b"0001\r\nx\r\n0\r\n\r\n"), Ok(true));
+    assert_eq!(
+        decode(b"00001\r\nx\r\n0\r\n\r\n"),
+        Err(Error::InvalidChunkSize)
+    );
+    assert_eq!(decode(b"1;ab\r\nx\r\n0\r\n\r\n"), Ok(true));
+    assert_eq!(
+        decode(b"1;abc\r\nx\r\n0\r\n\r\n"),
+        Err(Error::InvalidChunkSize)
+    );
+    assert_eq!(decode(b"001;\r\nx\r\n0\r\n\r\n"), Ok(true));
+    assert_eq!(
+        decode(b"0001;\r\nx\r\n0\r\n\r\n"),
+        Err(Error::InvalidChunkSize)
+    );
+}
+
+#[test]
+fn chunked_trailer_limit_is_exact() {
+    // "X: ab\r\n" + "\r\n" is 9 bytes.
+    let decode = |max: usize| {
+        decode_all(
+            &mut ChunkedDecoder::with_limits(100, 16, max),
+            b"0\r\nX: ab\r\n\r\n",
+        )
+        .map(|r| r.2)
+    };
+    assert_eq!(decode(9), Ok(true));
+    assert_eq!(decode(8), Err(Error::InvalidChunkFraming));
+    assert_eq!(decode(4), Err(Error::InvalidChunkFraming));
+}
+
+#[test]
+fn write_chunk_frames_and_round_trips() {
+    let mut out = Vec::new();
+    write_chunk(&mut out, b"");
+    assert!(out.is_empty(), "an empty chunk would end the body");
+    write_chunk(&mut out, b"hello");
+    assert_eq!(out, b"5\r\nhello\r\n");
+    let big = vec![b'x'; 4096 + 10];
+    out.clear();
+    write_chunk(&mut out, &big);
+    assert!(out.starts_with(b"100a\r\nxxx"));
+    out.extend_from_slice(LAST_CHUNK);
+    let (payload, used, done) = decode_all(&mut ChunkedDecoder::new(1 << 20), &out).unwrap();
+    assert_eq!((payload, used, done), (big, out.len(), true));
+}
+
+// ---------------------------------------------------------------------------------------
+// Writers.
+// ---------------------------------------------------------------------------------------
+
+const GATEWAY_STATUSES: &[u16] = &[
+    100, 101, 200, 201, 202, 204, 206, 301, 302, 304, 307, 308, 400, 401, 403, 404, 405, 408, 409,
+    411, 413, 414, 415, 417, 422, 429, 431, 499, 500, 501, 502, 503, 504, 505,
+];
+
+#[test]
+fn status_lines() {
+    let line = |status| {
+        let mut out = Vec::new();
+        write_status_line(&mut out, status);
+        String::from_utf8(out).unwrap()
+    };
+    assert_eq!(line(200), "HTTP/1.1 200 OK\r\n");
+    assert_eq!(line(413), "HTTP/1.1 413 Content Too Large\r\n");
+    assert_eq!(
+        line(431),
+        "HTTP/1.1 431 Request Header Fields Too Large\r\n"
+    );
+    assert_eq!(line(599), "HTTP/1.1 599 \r\n");
+    assert_eq!(reason_phrase(418), "");
+    for &status in GATEWAY_STATUSES {
+        assert!(!reason_phrase(status).is_empty(), "{status}");
+        // What we write, we parse back.
+        let mut buf = Vec::new();
+        write_status_line(&mut buf, status);
+        write_header(&mut buf, b"Content-Length", b"0");
+        buf.extend_from_slice(b"\r\n");
+        let head = resp_ok(&buf, false);
+        assert_eq!(head.status, status);
+        assert_eq!(head.reason.of(&buf), reason_phrase(status).as_bytes());
+        assert_eq!(head.head_len, buf.len());
+    }
+}
+
+#[test]
+fn write_header_appends_a_field_line() {
+    let mut out = b"x".to_vec();
+    write_header(&mut out, b"Content-Type", b"text/event-stream");
+    assert_eq!(out, b"xContent-Type: text/event-stream\r\n");
+}
