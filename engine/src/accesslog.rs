@@ -1,0 +1,233 @@
+//! The JSON access log, written by a background thread.
+//!
+//! Workers hand a fixed-size, `Copy` [`Record`] to a bounded channel with `try_send`:
+//! the request path never formats, allocates for, or waits on the log. When the writer
+//! falls behind the record is dropped and counted (`sluice_access_log_dropped_total`).
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use proto::http1::Method;
+
+use crate::config::AccessLog as Destination;
+use crate::metrics::Route;
+
+/// Records buffered between the workers and the writer.
+pub const CHANNEL_RECORDS_MAX: usize = 64 * 1024;
+
+/// One finished request.
+#[derive(Clone, Copy, Debug)]
+pub struct Record {
+    pub unix_us: u64,
+    pub request_id: u64,
+    pub worker: u16,
+    pub peer: SocketAddr,
+    pub method: Method,
+    pub route: Route,
+    /// Snapshot model index, when the model resolved.
+    pub model: Option<u16>,
+    pub status: u16,
+    pub stream: bool,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub total_us: u64,
+    pub added_us: u64,
+    /// Time from the upstream request to its response head.
+    pub ttfb_us: u64,
+    /// `Some(true)` when the upstream connection came from the pool.
+    pub upstream_reused: Option<bool>,
+    /// The error code, when the gateway produced the error.
+    pub error: Option<&'static str>,
+    /// The client went away before the response ended.
+    pub client_aborted: bool,
+}
+
+/// A worker's handle to the writer.
+#[derive(Clone)]
+pub struct Sender(Option<SyncSender<Record>>);
+
+impl Sender {
+    /// Hand a record to the writer; false when it had to be dropped.
+    #[inline]
+    pub fn send(&self, r: Record) -> bool {
+        match &self.0 {
+            None => true,
+            Some(tx) => !matches!(tx.try_send(r), Err(TrySendError::Full(_))),
+        }
+    }
+}
+
+/// Start the writer thread. It exits when every [`Sender`] is dropped, after writing
+/// what was queued. `models` and `providers` name the snapshot's model indices.
+pub fn start(dest: &Destination, models: Arc<[(String, String)]>) -> std::io::Result<(Sender, Option<JoinHandle<()>>)> {
+    let out: Box<dyn Write + Send> = match dest {
+        Destination::Off => return Ok((Sender(None), None)),
+        Destination::Stdout => Box::new(std::io::stdout()),
+        Destination::Stderr => Box::new(std::io::stderr()),
+        Destination::File(p) => Box::new(std::fs::OpenOptions::new().create(true).append(true).open(p)?),
+    };
+    let (tx, rx) = sync_channel(CHANNEL_RECORDS_MAX);
+    let handle = std::thread::Builder::new()
+        .name("sluice-accesslog".into())
+        .spawn(move || write_loop(rx, std::io::BufWriter::with_capacity(64 * 1024, out), &models))?;
+    Ok((Sender(Some(tx)), Some(handle)))
+}
+
+fn write_loop(rx: Receiver<Record>, mut out: impl Write, models: &[(String, String)]) {
+    let mut line = String::with_capacity(512);
+    while let Ok(first) = rx.recv() {
+        let mut next = Some(first);
+        // Drain what is queued, then flush once: one write per burst, not per line.
+        while let Some(r) = next {
+            line.clear();
+            format_record(&mut line, &r, models);
+            let _ = out.write_all(line.as_bytes());
+            next = rx.try_recv().ok();
+        }
+        let _ = out.flush();
+    }
+    let _ = out.flush();
+}
+
+fn method_str(m: Method) -> &'static str {
+    match m {
+        Method::Get => "GET",
+        Method::Head => "HEAD",
+        Method::Post => "POST",
+        Method::Put => "PUT",
+        Method::Delete => "DELETE",
+        Method::Patch => "PATCH",
+        Method::Options => "OPTIONS",
+        Method::Other => "OTHER",
+    }
+}
+
+/// One JSON object and a newline. Every string written here is either a fixed label or
+/// a configured model/provider name, escaped.
+pub fn format_record(o: &mut String, r: &Record, models: &[(String, String)]) {
+    use std::fmt::Write as _;
+    let _ = write!(o, "{{\"ts\":\"");
+    format_ts(o, r.unix_us);
+    let _ = write!(
+        o,
+        "\",\"request_id\":\"{:016x}\",\"worker\":{},\"peer\":\"{}\",\"method\":\"{}\",\"route\":\"{}\"",
+        r.request_id,
+        r.worker,
+        r.peer,
+        method_str(r.method),
+        r.route.name()
+    );
+    if let Some((model, provider)) = r.model.and_then(|m| models.get(m as usize)) {
+        let _ = write!(o, ",\"model\":{:?},\"provider\":{:?}", model, provider);
+    }
+    let _ = write!(
+        o,
+        ",\"status\":{},\"stream\":{},\"bytes_in\":{},\"bytes_out\":{},\"duration_ms\":{:.3},\"added_ms\":{:.3}",
+        r.status,
+        r.stream,
+        r.bytes_in,
+        r.bytes_out,
+        r.total_us as f64 / 1e3,
+        r.added_us as f64 / 1e3
+    );
+    if let Some(reused) = r.upstream_reused {
+        let _ = write!(o, ",\"ttfb_ms\":{:.3},\"upstream_reused\":{reused}", r.ttfb_us as f64 / 1e3);
+    }
+    if let Some(e) = r.error {
+        let _ = write!(o, ",\"error\":\"{e}\"");
+    }
+    if r.client_aborted {
+        o.push_str(",\"client_aborted\":true");
+    }
+    o.push_str("}\n");
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` from microseconds since the epoch (UTC).
+pub fn format_ts(o: &mut String, unix_us: u64) {
+    use std::fmt::Write as _;
+    let secs = unix_us / 1_000_000;
+    let (days, sod) = (secs / 86_400, secs % 86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let _ = write!(
+        o,
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        sod / 3600,
+        sod / 60 % 60,
+        sod % 60,
+        unix_us / 1000 % 1000
+    );
+}
+
+/// Microseconds since the Unix epoch.
+pub fn now_unix_us() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> Record {
+        Record {
+            unix_us: 1_763_784_000_123_456,
+            request_id: 0xabc,
+            worker: 1,
+            peer: "127.0.0.1:5555".parse().unwrap(),
+            method: Method::Post,
+            route: Route::ChatCompletions,
+            model: Some(0),
+            status: 200,
+            stream: true,
+            bytes_in: 10,
+            bytes_out: 20,
+            total_us: 1500,
+            added_us: 42,
+            ttfb_us: 900,
+            upstream_reused: Some(true),
+            error: None,
+            client_aborted: false,
+        }
+    }
+
+    #[test]
+    fn record_is_one_json_line() {
+        let mut s = String::new();
+        format_record(&mut s, &record(), &[("gpt-\"4o".into(), "openai".into())]);
+        assert!(s.ends_with("}\n") && s.matches('\n').count() == 1);
+        let v: serde_json::Value = serde_json::from_str(&s).unwrap();
+        assert_eq!(v["ts"], "2025-11-22T04:00:00.123Z");
+        assert_eq!(v["model"], "gpt-\"4o");
+        assert_eq!(v["status"], 200);
+        assert_eq!(v["added_ms"], 0.042);
+        assert_eq!(v["upstream_reused"], true);
+        assert_eq!(v["request_id"], "0000000000000abc");
+    }
+
+    #[test]
+    fn writer_drains_and_exits_when_senders_drop() {
+        let dir = std::env::temp_dir().join(format!("sluice-accesslog-{}", std::process::id()));
+        let _ = std::fs::remove_file(&dir);
+        let (tx, handle) = start(&Destination::File(dir.clone()), Arc::from(vec![("m".to_string(), "p".to_string())])).unwrap();
+        for _ in 0..100 {
+            assert!(tx.send(record()));
+        }
+        drop(tx);
+        handle.unwrap().join().unwrap();
+        let text = std::fs::read_to_string(&dir).unwrap();
+        assert_eq!(text.lines().count(), 100);
+        let _ = std::fs::remove_file(&dir);
+    }
+}

@@ -1,0 +1,366 @@
+//! Raw config -> validated, immutable [`Snapshot`]. The only place configuration becomes
+//! runtime state.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use proto::http1::{Limits, HEADER_SLOTS};
+use toml::Spanned;
+
+use super::raw::{RawConfig, RawModel, RawProvider, RawTimeouts};
+use super::snapshot::{
+    AccessLog, Auth, Driver, Model, Provider, ProviderKind, Secret, Server, Snapshot, Timeouts,
+    Upstream,
+};
+use super::{tls, ConfigError, Overrides};
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:9090";
+
+/// Default upstream timeouts. First byte is generous: a reasoning model can think for
+/// minutes before its first token.
+pub const DEFAULT_TIMEOUTS: Timeouts = Timeouts {
+    connect: Duration::from_millis(5_000),
+    first_byte: Duration::from_millis(300_000),
+    idle: Duration::from_millis(120_000),
+    total: Duration::from_millis(900_000),
+    pool_idle: Duration::from_millis(60_000),
+    pool_max_idle: 64,
+};
+
+/// Where a value came from, for error messages that name the file, line and field.
+pub(super) struct Source<'a> {
+    pub file: &'a str,
+    pub text: &'a str,
+}
+
+impl Source<'_> {
+    pub fn err(&self, span: Option<std::ops::Range<usize>>, field: &str, msg: impl Into<String>) -> ConfigError {
+        let line = span.map(|s| self.text[..s.start.min(self.text.len())].matches('\n').count() + 1);
+        ConfigError { file: self.file.to_string(), line, field: field.to_string(), message: msg.into() }
+    }
+
+    fn at<T>(&self, v: &Spanned<T>, field: &str, msg: impl Into<String>) -> ConfigError {
+        self.err(Some(v.span()), field, msg)
+    }
+}
+
+/// Parse TOML text into the raw config; syntax errors and unknown fields name the line.
+pub fn parse(file: &str, text: &str) -> Result<RawConfig, ConfigError> {
+    toml::from_str::<RawConfig>(text).map_err(|e| {
+        let src = Source { file, text };
+        let msg = e.message().to_string();
+        src.err(e.span(), "", msg)
+    })
+}
+
+pub(super) fn compile(
+    raw: RawConfig,
+    src: &Source<'_>,
+    ov: &Overrides,
+    demo: bool,
+) -> Result<Snapshot, ConfigError> {
+    let server = compile_server(&raw, src, ov)?;
+    let limits = compile_limits(&raw, src)?;
+    let defaults = merge_timeouts(&DEFAULT_TIMEOUTS, &raw.upstream);
+    let roots = tls::webpki_roots();
+    let mut providers: Vec<Provider> = Vec::with_capacity(raw.providers.len());
+    for p in &raw.providers {
+        if providers.iter().any(|q| *q.name == **p.name.get_ref()) {
+            return Err(src.at(&p.name, "providers.name", format!("duplicate provider name {:?}", p.name.get_ref())));
+        }
+        providers.push(compile_provider(p, src, &defaults, &roots)?);
+    }
+    let models = compile_models(&raw.models, &providers, src)?;
+    let mut keys = Vec::with_capacity(raw.auth.keys.len());
+    for k in &raw.auth.keys {
+        let secret = resolve_secret(k, src, "auth.keys")?;
+        if secret.0.is_empty() {
+            return Err(src.at(k, "auth.keys", "key resolves to an empty string"));
+        }
+        keys.push(secret);
+    }
+    let access_log = match raw.log.access_log.as_deref() {
+        None | Some("stdout") => AccessLog::Stdout,
+        Some("stderr") => AccessLog::Stderr,
+        Some("off") => AccessLog::Off,
+        Some(path) => AccessLog::File(path.into()),
+    };
+    let auth = Auth { keys, allow_anonymous: raw.auth.allow_anonymous };
+    Ok(Snapshot::new(server, limits, auth, access_log, providers, models, demo))
+}
+
+fn compile_server(raw: &RawConfig, src: &Source<'_>, ov: &Overrides) -> Result<Server, ConfigError> {
+    let s = &raw.server;
+    let listen = match (&ov.listen, &s.listen) {
+        (Some(a), _) => *a,
+        (None, Some(v)) => parse_addr(v, src, "server.listen")?,
+        (None, None) => DEFAULT_LISTEN.parse().expect("default listen address"),
+    };
+    let admin_listen = match (&ov.admin_listen, &s.admin_listen) {
+        (Some(a), _) => *a,
+        (None, Some(v)) => parse_addr(v, src, "server.admin_listen")?,
+        (None, None) => DEFAULT_ADMIN_LISTEN.parse().expect("default admin address"),
+    };
+    let workers = match ov.workers.or(s.workers) {
+        Some(0) | None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        Some(n) if n > 1024 => return Err(src.err(None, "server.workers", format!("{n} workers is more than 1024"))),
+        Some(n) => n,
+    };
+    let driver = match (&ov.driver, &s.driver) {
+        (Some(d), _) => *d,
+        (None, Some(v)) => parse_driver(v.get_ref()).ok_or_else(|| {
+            src.at(v, "server.driver", format!("unknown driver {:?}: expected auto, io_uring or epoll", v.get_ref()))
+        })?,
+        (None, None) => Driver::Auto,
+    };
+    let tls = match &s.tls {
+        None => None,
+        Some(t) => Some(tls::server_config(&t.cert_file, &t.key_file, src)?),
+    };
+    let ms = |v: Option<u64>, d: u64| Duration::from_millis(v.unwrap_or(d));
+    Ok(Server {
+        listen,
+        admin_listen,
+        workers,
+        driver,
+        drain_timeout: ms(s.drain_timeout_ms, 30_000),
+        keepalive_timeout: ms(s.keepalive_timeout_ms, 75_000),
+        header_read_timeout: ms(s.header_read_timeout_ms, 10_000),
+        body_read_timeout: ms(s.body_read_timeout_ms, 60_000),
+        tls,
+    })
+}
+
+pub fn parse_driver(s: &str) -> Option<Driver> {
+    match s {
+        "auto" => Some(Driver::Auto),
+        "io_uring" | "io-uring" | "iouring" => Some(Driver::IoUring),
+        "epoll" | "legacy" => Some(Driver::Epoll),
+        _ => None,
+    }
+}
+
+fn parse_addr(v: &Spanned<String>, src: &Source<'_>, field: &str) -> Result<SocketAddr, ConfigError> {
+    v.get_ref()
+        .parse()
+        .map_err(|_| src.at(v, field, format!("{:?} is not an IP:port address", v.get_ref())))
+}
+
+fn compile_limits(raw: &RawConfig, src: &Source<'_>) -> Result<Limits, ConfigError> {
+    let l = &raw.limits;
+    let d = Limits::DEFAULT;
+    let get = |v: &Option<Spanned<usize>>, d: usize, min: usize, max: usize, field: &str| match v {
+        None => Ok(d),
+        Some(s) if *s.get_ref() < min || *s.get_ref() > max => {
+            Err(src.at(s, field, format!("must be between {min} and {max}")))
+        }
+        Some(s) => Ok(*s.get_ref()),
+    };
+    let head = get(&l.header_bytes_max, d.head_bytes_max, 1024, 1 << 20, "limits.header_bytes_max")?;
+    let count = get(&l.header_count_max, d.header_count_max, 8, HEADER_SLOTS, "limits.header_count_max")?;
+    let uri = get(&l.uri_bytes_max, d.uri_bytes_max, 64, head, "limits.uri_bytes_max")?;
+    let body = match &l.body_bytes_max {
+        None => d.body_bytes_max,
+        Some(s) if *s.get_ref() == 0 || *s.get_ref() > 1 << 32 => {
+            return Err(src.at(s, "limits.body_bytes_max", "must be between 1 and 4294967296"))
+        }
+        Some(s) => *s.get_ref(),
+    };
+    Ok(Limits { head_bytes_max: head, header_count_max: count, uri_bytes_max: uri, body_bytes_max: body })
+}
+
+fn merge_timeouts(base: &Timeouts, raw: &RawTimeouts) -> Timeouts {
+    let ms = |v: Option<u64>, d: Duration| v.map_or(d, Duration::from_millis);
+    Timeouts {
+        connect: ms(raw.connect_timeout_ms, base.connect),
+        first_byte: ms(raw.first_byte_timeout_ms, base.first_byte),
+        idle: ms(raw.idle_timeout_ms, base.idle),
+        total: ms(raw.total_timeout_ms, base.total),
+        pool_idle: ms(raw.pool_idle_timeout_ms, base.pool_idle),
+        pool_max_idle: raw.pool_max_idle.unwrap_or(base.pool_max_idle),
+    }
+}
+
+fn compile_provider(
+    p: &RawProvider,
+    src: &Source<'_>,
+    defaults: &Timeouts,
+    roots: &Arc<rustls::RootCertStore>,
+) -> Result<Provider, ConfigError> {
+    let name = p.name.get_ref();
+    if name.is_empty() {
+        return Err(src.at(&p.name, "providers.name", "must not be empty"));
+    }
+    let kind = match p.kind.get_ref().as_str() {
+        "openai" => ProviderKind::OpenAi,
+        "openai-compatible" => ProviderKind::OpenAiCompatible,
+        "demo" => ProviderKind::Demo,
+        other => {
+            return Err(src.at(
+                &p.kind,
+                "providers.kind",
+                format!("unknown provider kind {other:?}: expected openai, openai-compatible or demo"),
+            ))
+        }
+    };
+    let timeouts = match &p.timeouts {
+        Some(t) => merge_timeouts(defaults, t),
+        None => *defaults,
+    };
+    let mut headers = Vec::new();
+    if let Some(k) = &p.api_key {
+        let key = resolve_secret(k, src, "providers.api_key")?;
+        headers.push(("authorization".into(), Secret(format!("Bearer {}", key.0).into())));
+    }
+    for (h, v) in &p.headers {
+        if h.is_empty() || !h.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b)) {
+            return Err(src.at(v, "providers.headers", format!("{h:?} is not a valid header name")));
+        }
+        let value = resolve_secret(v, src, "providers.headers")?;
+        if value.0.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+            return Err(src.at(v, "providers.headers", "header value contains CR, LF or NUL"));
+        }
+        headers.push((h.to_ascii_lowercase().into(), value));
+    }
+    let upstream = match (kind, &p.base_url) {
+        (ProviderKind::Demo, None) => None,
+        (ProviderKind::Demo, Some(u)) => {
+            return Err(src.at(u, "providers.base_url", "the demo provider takes no base_url"))
+        }
+        (ProviderKind::OpenAi, None) => {
+            let default = Spanned::new(0..0, "https://api.openai.com/v1".to_string());
+            Some(compile_upstream(&default, p.ca_file.as_ref(), src, roots)?)
+        }
+        (ProviderKind::OpenAiCompatible, None) => {
+            return Err(src.at(&p.kind, "providers.base_url", format!("provider {name:?} needs a base_url")))
+        }
+        (_, Some(u)) => Some(compile_upstream(u, p.ca_file.as_ref(), src, roots)?),
+    };
+    Ok(Provider { name: name.as_str().into(), kind, upstream, headers, timeouts })
+}
+
+/// A parsed `http(s)://host[:port][/prefix]`.
+pub(super) struct Url<'a> {
+    pub https: bool,
+    pub host: &'a str,
+    pub port: u16,
+    pub path: &'a str,
+}
+
+pub(super) fn parse_url(url: &str) -> Result<Url<'_>, String> {
+    let (https, rest) = if let Some(r) = url.strip_prefix("https://") {
+        (true, r)
+    } else if let Some(r) = url.strip_prefix("http://") {
+        (false, r)
+    } else {
+        return Err(format!("{url:?} must start with http:// or https://"));
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    if authority.contains('@') || path.contains(['?', '#']) {
+        return Err(format!("{url:?}: userinfo, query and fragment are not allowed in a base_url"));
+    }
+    let default_port = if https { 443 } else { 80 };
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let end = v6.find(']').ok_or_else(|| format!("{url:?}: unterminated IPv6 literal"))?;
+        let port = match &v6[end + 1..] {
+            "" => default_port,
+            p => p.strip_prefix(':').and_then(|p| p.parse().ok()).ok_or_else(|| format!("{url:?}: bad port"))?,
+        };
+        (&v6[..end], port)
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h, p.parse().map_err(|_| format!("{url:?}: bad port {p:?}"))?),
+            None => (authority, default_port),
+        }
+    };
+    if host.is_empty() {
+        return Err(format!("{url:?} has no host"));
+    }
+    Ok(Url { https, host, port, path: path.trim_end_matches('/') })
+}
+
+fn compile_upstream(
+    u: &Spanned<String>,
+    ca_file: Option<&Spanned<String>>,
+    src: &Source<'_>,
+    roots: &Arc<rustls::RootCertStore>,
+) -> Result<Upstream, ConfigError> {
+    let url = parse_url(u.get_ref()).map_err(|m| src.at(u, "providers.base_url", m))?;
+    let addr = (url.host, url.port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| src.at(u, "providers.base_url", format!("cannot resolve host {:?}", url.host)))?;
+    let default_port = if url.https { 443 } else { 80 };
+    let host_header: Box<str> = match (url.port == default_port, url.host.contains(':')) {
+        (true, false) => url.host.into(),
+        (true, true) => format!("[{}]", url.host).into(),
+        (false, false) => format!("{}:{}", url.host, url.port).into(),
+        (false, true) => format!("[{}]:{}", url.host, url.port).into(),
+    };
+    let tls = if url.https {
+        let config = tls::client_config(roots, ca_file, src)?;
+        let name = rustls_pki_types::ServerName::try_from(url.host.to_string())
+            .map_err(|_| src.at(u, "providers.base_url", format!("{:?} is not a valid TLS server name", url.host)))?;
+        Some((config, name))
+    } else {
+        if let Some(ca) = ca_file {
+            return Err(src.at(ca, "providers.ca_file", "ca_file is only used with an https base_url"));
+        }
+        None
+    };
+    Ok(Upstream { addr, host_header, path_prefix: url.path.into(), tls })
+}
+
+fn compile_models(raw: &[RawModel], providers: &[Provider], src: &Source<'_>) -> Result<Vec<Model>, ConfigError> {
+    let mut exact = Vec::new();
+    let mut patterns = Vec::new();
+    for m in raw {
+        let name = m.name.get_ref();
+        let provider = providers
+            .iter()
+            .position(|p| *p.name == **m.provider.get_ref())
+            .ok_or_else(|| src.at(&m.provider, "models.provider", format!("no provider named {:?}", m.provider.get_ref())))?;
+        let (prefix, pattern) = match name.strip_suffix('*') {
+            Some(p) => (p, true),
+            None => (name.as_str(), false),
+        };
+        if prefix.is_empty() && !pattern {
+            return Err(src.at(&m.name, "models.name", "must not be empty"));
+        }
+        if prefix.contains('*') || name.bytes().any(|b| b.is_ascii_control() || b == b'"') {
+            return Err(src.at(&m.name, "models.name", format!("{name:?}: `*` is only allowed at the end")));
+        }
+        let dup = exact.iter().chain(patterns.iter()).any(|o: &Model| *o.name == *prefix && o.pattern == pattern);
+        if dup {
+            return Err(src.at(&m.name, "models.name", format!("duplicate model {name:?}")));
+        }
+        let model = Model { name: prefix.into(), pattern, provider, upstream_model: m.model.as_deref().map(Into::into) };
+        if pattern { patterns.push(model) } else { exact.push(model) }
+    }
+    exact.extend(patterns);
+    Ok(exact)
+}
+
+/// `env:NAME`, `file:PATH` (trailing newline trimmed), or a literal value.
+fn resolve_secret(v: &Spanned<String>, src: &Source<'_>, field: &str) -> Result<Secret, ConfigError> {
+    let s = v.get_ref();
+    if let Some(name) = s.strip_prefix("env:") {
+        std::env::var(name)
+            .map(|x| Secret(x.into()))
+            .map_err(|_| src.at(v, field, format!("environment variable {name} is not set")))
+    } else if let Some(path) = s.strip_prefix("file:") {
+        std::fs::read_to_string(Path::new(path))
+            .map(|x| Secret(x.trim_end_matches(['\r', '\n']).into()))
+            .map_err(|e| src.at(v, field, format!("cannot read {path}: {e}")))
+    } else {
+        Ok(Secret(s.as_str().into()))
+    }
+}
+

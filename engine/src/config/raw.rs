@@ -1,0 +1,118 @@
+//! The configuration file as written: serde types, every field optional with a default,
+//! unknown fields rejected. Nothing here is used at run time: [`super::compile`] turns a
+//! [`RawConfig`] into the immutable [`super::Snapshot`].
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub server: RawServer,
+    #[serde(default)]
+    pub limits: RawLimits,
+    #[serde(default)]
+    pub upstream: RawTimeouts,
+    #[serde(default)]
+    pub auth: RawAuth,
+    #[serde(default)]
+    pub log: RawLog,
+    #[serde(default)]
+    pub providers: Vec<RawProvider>,
+    #[serde(default)]
+    pub models: Vec<RawModel>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub listen: Option<Spanned<String>>,
+    pub admin_listen: Option<Spanned<String>>,
+    /// 0 or absent: one worker per available core.
+    pub workers: Option<usize>,
+    /// `auto` (io_uring, falling back to epoll), `io_uring`, or `epoll`.
+    pub driver: Option<Spanned<String>>,
+    pub drain_timeout_ms: Option<u64>,
+    pub keepalive_timeout_ms: Option<u64>,
+    pub header_read_timeout_ms: Option<u64>,
+    pub body_read_timeout_ms: Option<u64>,
+    pub tls: Option<RawServerTls>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServerTls {
+    pub cert_file: Spanned<String>,
+    pub key_file: Spanned<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    pub header_bytes_max: Option<Spanned<usize>>,
+    pub header_count_max: Option<Spanned<usize>>,
+    pub uri_bytes_max: Option<Spanned<usize>>,
+    pub body_bytes_max: Option<Spanned<u64>>,
+}
+
+/// Upstream timeouts and pool settings; `[upstream]` holds the defaults and each provider
+/// may override any of them.
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawTimeouts {
+    pub connect_timeout_ms: Option<u64>,
+    pub first_byte_timeout_ms: Option<u64>,
+    pub idle_timeout_ms: Option<u64>,
+    pub total_timeout_ms: Option<u64>,
+    pub pool_idle_timeout_ms: Option<u64>,
+    pub pool_max_idle: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuth {
+    /// Static gateway keys, each a secret reference (`env:NAME`, `file:PATH`) or literal.
+    #[serde(default)]
+    pub keys: Vec<Spanned<String>>,
+    /// Accept requests that carry no `Authorization` header. A presented key must still
+    /// be valid.
+    #[serde(default)]
+    pub allow_anonymous: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    /// `stdout` (default), `stderr`, `off`, or a file path to append to.
+    pub access_log: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProvider {
+    pub name: Spanned<String>,
+    /// `openai`, `openai-compatible`, or `demo`.
+    pub kind: Spanned<String>,
+    pub base_url: Option<Spanned<String>>,
+    pub api_key: Option<Spanned<String>>,
+    /// PEM file of extra trust anchors (self-hosted models behind a private CA).
+    pub ca_file: Option<Spanned<String>>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, Spanned<String>>,
+    /// Overrides of `[upstream]` for this provider.
+    pub timeouts: Option<RawTimeouts>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawModel {
+    /// Client-facing name. A trailing `*` makes it a prefix pattern: `openai/*` routes
+    /// `openai/gpt-4o` to the provider's `gpt-4o`.
+    pub name: Spanned<String>,
+    pub provider: Spanned<String>,
+    /// The provider's name for the model; defaults to `name` (or the matched suffix).
+    pub model: Option<String>,
+}

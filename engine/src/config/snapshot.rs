@@ -1,0 +1,221 @@
+//! The immutable runtime snapshot: what the request path reads. Built only by
+//! [`super::compile`]; shared by all workers behind an `Arc`, never mutated.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use proto::http1::Limits;
+
+/// Which monoio driver the workers run on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Driver {
+    /// io_uring, falling back to epoll (with a log line) where it cannot be set up.
+    Auto,
+    IoUring,
+    Epoll,
+}
+
+#[derive(Clone, Debug)]
+pub struct Server {
+    pub listen: SocketAddr,
+    pub admin_listen: SocketAddr,
+    pub workers: usize,
+    pub driver: Driver,
+    pub drain_timeout: Duration,
+    pub keepalive_timeout: Duration,
+    pub header_read_timeout: Duration,
+    pub body_read_timeout: Duration,
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub first_byte: Duration,
+    pub idle: Duration,
+    pub total: Duration,
+    pub pool_idle: Duration,
+    pub pool_max_idle: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProviderKind {
+    /// api.openai.com.
+    OpenAi,
+    /// Any base URL speaking the OpenAI API (vLLM, Ollama, Mistral, DeepSeek, ...).
+    OpenAiCompatible,
+    /// The built-in in-process demo provider: no network.
+    Demo,
+}
+
+impl ProviderKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::OpenAi => "openai",
+            ProviderKind::OpenAiCompatible => "openai-compatible",
+            ProviderKind::Demo => "demo",
+        }
+    }
+}
+
+/// Where and how to reach one upstream.
+#[derive(Clone)]
+pub struct Upstream {
+    /// `host:port`, resolved at compile time (the first address).
+    pub addr: SocketAddr,
+    /// Host header value (`host` or `host:port` when the port is not the default).
+    pub host_header: Box<str>,
+    /// Path prefix of the base URL without trailing slash, e.g. `/v1`.
+    pub path_prefix: Box<str>,
+    /// `Some` for https: the client config and the server name to verify.
+    pub tls: Option<(Arc<rustls::ClientConfig>, rustls_pki_types::ServerName<'static>)>,
+}
+
+impl std::fmt::Debug for Upstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upstream")
+            .field("addr", &self.addr)
+            .field("host", &self.host_header)
+            .field("path_prefix", &self.path_prefix)
+            .field("tls", &self.tls.is_some())
+            .finish()
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Provider {
+    pub name: Box<str>,
+    pub kind: ProviderKind,
+    /// `None` for the demo provider.
+    pub upstream: Option<Upstream>,
+    /// Extra request headers, `Authorization: Bearer <key>` first when a key is set.
+    /// Secret values never appear in `Debug` output.
+    pub headers: Vec<(Box<str>, Secret)>,
+    pub timeouts: Timeouts,
+}
+
+/// A resolved secret. Its `Debug` never shows the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub Box<str>);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<secret: {} bytes>", self.0.len())
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Model {
+    /// Client-facing name (for a pattern, the prefix without `*`).
+    pub name: Box<str>,
+    pub pattern: bool,
+    pub provider: usize,
+    /// The provider's model name; `None` means "the client's name" (or, for a pattern,
+    /// the part after the prefix).
+    pub upstream_model: Option<Box<str>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Auth {
+    pub keys: Vec<Secret>,
+    pub allow_anonymous: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AccessLog {
+    Off,
+    Stdout,
+    Stderr,
+    File(PathBuf),
+}
+
+/// Everything the request path needs, compiled and validated.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    pub server: Server,
+    pub limits: Limits,
+    pub auth: Auth,
+    pub access_log: AccessLog,
+    pub providers: Vec<Provider>,
+    /// Exact model names first (in config order), then patterns.
+    pub models: Vec<Model>,
+    exact: HashMap<Box<[u8]>, usize>,
+    /// Whether this snapshot is the built-in demo.
+    pub demo: bool,
+}
+
+/// A model resolved for one request.
+#[derive(Clone, Copy, Debug)]
+pub struct Resolved<'a> {
+    pub index: usize,
+    pub model: &'a Model,
+    pub provider: &'a Provider,
+    /// The model name to send upstream.
+    pub upstream_name: &'a [u8],
+}
+
+impl Snapshot {
+    pub(super) fn new(
+        server: Server,
+        limits: Limits,
+        auth: Auth,
+        access_log: AccessLog,
+        providers: Vec<Provider>,
+        models: Vec<Model>,
+        demo: bool,
+    ) -> Snapshot {
+        let exact = models
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| !m.pattern)
+            .map(|(i, m)| (Box::<[u8]>::from(m.name.as_bytes()), i))
+            .collect();
+        Snapshot { server, limits, auth, access_log, providers, models, exact, demo }
+    }
+
+    /// Map a client-facing model name to its deployment: exact names first, then the
+    /// longest matching prefix pattern.
+    pub fn resolve<'a>(&'a self, name: &'a [u8]) -> Option<Resolved<'a>> {
+        let (index, upstream_name) = match self.exact.get(name) {
+            Some(&i) => (i, self.models[i].upstream_model.as_deref().map_or(name, str::as_bytes)),
+            None => {
+                let (i, m) = self
+                    .models
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, m)| {
+                        m.pattern && name.len() > m.name.len() && name.starts_with(m.name.as_bytes())
+                    })
+                    .max_by_key(|(_, m)| m.name.len())?;
+                let suffix = &name[m.name.len()..];
+                (i, m.upstream_model.as_deref().map_or(suffix, str::as_bytes))
+            }
+        };
+        let model = &self.models[index];
+        Some(Resolved { index, model, provider: &self.providers[model.provider], upstream_name })
+    }
+
+    /// Constant-time check of a presented gateway key against every configured key.
+    pub fn key_is_valid(&self, presented: &[u8]) -> bool {
+        let mut ok = false;
+        for k in &self.auth.keys {
+            ok |= constant_time_eq(k.0.as_bytes(), presented);
+        }
+        ok
+    }
+}
+
+/// Compares without early exit on the first differing byte (the length is not secret).
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut diff = 0u8;
+    for (x, y) in a.iter().zip(b) {
+        diff |= x ^ y;
+    }
+    std::hint::black_box(diff) == 0
+}

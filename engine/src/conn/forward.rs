@@ -1,0 +1,497 @@
+//! Forwarding a request to its upstream and streaming the response back.
+//!
+//! Failover stops at the first byte: an upstream that fails before its response head
+//! gets a clean 502/504 (after one transparent retry when the failure was a stale pooled
+//! connection); one that fails mid-body ends a chunked SSE stream with an error event, or
+//! closes the client connection when the body framing cannot say "error".
+//!
+//! Every upstream await races [`super::watch::Watch::closed`]: a client that goes away
+//! cancels the upstream request, and that upstream connection is closed, never pooled.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+use monoio::io::{AsyncReadRent, AsyncWriteRent};
+use proto::http1::{
+    find_header, parse_response, write_chunk, write_header, write_status_line, BodyFraming, ChunkEvent,
+    ChunkedDecoder, Headers, Limits, RequestHead, ResponseHead, Status, Version, EMPTY_HEADERS, HEADER_SLOTS,
+    LAST_CHUNK,
+};
+use proto::json;
+
+use super::{response, write_u64, Body, Conn, Endpoint, Next, Req};
+use crate::config::Resolved;
+use crate::error::GatewayError;
+use crate::io::{read_more, write_all, write_range, UpstreamIo};
+use crate::upstream::connect;
+
+/// Limits on what an upstream sends: larger heads than clients get (CDN headers), and
+/// no body limit (a long generation is not an attack).
+const UPSTREAM_LIMITS: Limits =
+    Limits { head_bytes_max: 64 * 1024, header_count_max: HEADER_SLOTS, uri_bytes_max: 8 * 1024, body_bytes_max: u64::MAX };
+
+/// Request bodies up to this size are copied behind the head and sent in one write.
+const INLINE_BODY_BYTES_MAX: usize = 64 * 1024;
+
+/// Bytes requested per upstream read.
+const READ_BYTES: usize = 16 * 1024;
+
+/// Request headers never forwarded: hop-by-hop, framing (recomputed), the client's own
+/// credentials, and sluice's control headers.
+fn forward_request_header(name: &[u8]) -> bool {
+    const DROP: [&[u8]; 16] = [
+        b"host", b"authorization", b"connection", b"keep-alive", b"proxy-connection", b"proxy-authorization",
+        b"te", b"trailer", b"transfer-encoding", b"upgrade", b"content-length", b"expect", b"accept-encoding",
+        b"api-key", b"x-api-key", b"http2-settings",
+    ];
+    !(DROP.iter().any(|d| d.eq_ignore_ascii_case(name))
+        || name.len() > 9 && name[..9].eq_ignore_ascii_case(b"x-sluice-"))
+}
+
+/// Response headers not passed to the client: hop-by-hop and framing.
+fn forward_response_header(name: &[u8]) -> bool {
+    const DROP: [&[u8]; 8] =
+        [b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"transfer-encoding", b"upgrade", b"content-length"];
+    !DROP.iter().any(|d| d.eq_ignore_ascii_case(name))
+}
+
+pub(super) struct Target<'a> {
+    pub resolved: Resolved<'a>,
+    pub endpoint: Endpoint,
+    /// The body's `model` value, when it must be replaced by the upstream's name.
+    pub model_span: Option<json::Value>,
+}
+
+/// How a forward ended, for the caller to answer.
+pub(super) enum Outcome {
+    /// The response (or a well-formed error inside it) reached the client.
+    Done(Next),
+    /// Nothing reached the client yet: answer with this error.
+    Failed(GatewayError),
+    /// The client went away; the upstream connection was dropped.
+    ClientGone,
+}
+
+/// Why a guarded wait ended early.
+enum Cut {
+    Client,
+    Timeout,
+}
+
+/// Await `f` unless the client goes away or `limit` passes first.
+async fn guarded<F: Future>(closed: Pin<&mut impl Future<Output = ()>>, limit: Duration, f: F) -> Result<F::Output, Cut> {
+    monoio::select! {
+        r = monoio::time::timeout(limit, f) => r.map_err(|_| Cut::Timeout),
+        _ = closed => Err(Cut::Client),
+    }
+}
+
+pub(super) async fn forward<S: AsyncReadRent + AsyncWriteRent>(
+    c: &mut Conn<'_>,
+    io: &mut S,
+    head: &RequestHead,
+    body_at: Body,
+    t: Target<'_>,
+    req: &mut Req,
+) -> Outcome {
+    c.watch();
+    let Conn { w, rbuf, wbuf, decoded, headers, watch, .. } = c;
+    let w = *w;
+    let provider = t.resolved.provider;
+    let pi = t.resolved.model.provider;
+    let up = provider.upstream.as_ref().expect("forward is only called for upstream providers");
+    let timeouts = provider.timeouts;
+    let body: &[u8] = match body_at {
+        Body::InBuf(s, e) => &rbuf[s..e],
+        Body::Decoded => decoded,
+    };
+
+    // Phase: translate (for OpenAI-shaped upstreams, only the head and maybe `model`).
+    wbuf.clear();
+    let path: &[u8] = match t.endpoint {
+        Endpoint::Chat => b"/chat/completions",
+        Endpoint::Completions => b"/completions",
+        _ => b"/embeddings",
+    };
+    wbuf.extend_from_slice(b"POST ");
+    wbuf.extend_from_slice(up.path_prefix.as_bytes());
+    wbuf.extend_from_slice(path);
+    wbuf.extend_from_slice(b" HTTP/1.1\r\n");
+    write_header(wbuf, b"host", up.host_header.as_bytes());
+    for (name, value) in &provider.headers {
+        write_header(wbuf, name.as_bytes(), value.0.as_bytes());
+    }
+    for h in &headers[..head.header_count] {
+        let name = h.name.of(rbuf);
+        if forward_request_header(name) && !provider.headers.iter().any(|(n, _)| n.as_bytes().eq_ignore_ascii_case(name)) {
+            write_header(wbuf, name, h.value.of(rbuf));
+        }
+    }
+    let separate_body = match t.model_span {
+        Some(span) => {
+            let mut name = Vec::with_capacity(t.resolved.upstream_name.len() + 2);
+            json::write_string(&mut name, t.resolved.upstream_name);
+            wbuf.extend_from_slice(b"content-length: ");
+            write_u64(wbuf, (body.len() - (span.end - span.start) + name.len()) as u64);
+            wbuf.extend_from_slice(b"\r\n\r\n");
+            wbuf.extend_from_slice(&body[..span.start]);
+            wbuf.extend_from_slice(&name);
+            wbuf.extend_from_slice(&body[span.end..]);
+            false
+        }
+        None => {
+            wbuf.extend_from_slice(b"content-length: ");
+            write_u64(wbuf, body.len() as u64);
+            wbuf.extend_from_slice(b"\r\n\r\n");
+            if body.len() <= INLINE_BODY_BYTES_MAX {
+                wbuf.extend_from_slice(body);
+                false
+            } else {
+                true
+            }
+        }
+    };
+
+    let closed = async {
+        match watch {
+            Some(wt) => wt.closed().await,
+            None => std::future::pending().await,
+        }
+    };
+    let mut closed = std::pin::pin!(closed);
+    let shard = w.shard();
+    let deadline = req.start + timeouts.total;
+    let mut ubuf = w.take_buf();
+    let mut uheaders: Headers = EMPTY_HEADERS;
+
+    // Phase: forward. One transparent retry, only when a pooled connection turned out
+    // to be stale (failed before a single response byte).
+    let mut fresh_only = false;
+    let (mut uio, resp) = 'attempt: loop {
+        let t0 = Instant::now();
+        let pooled = if fresh_only { None } else { w.pool.borrow_mut().take(pi, t0, timeouts.pool_idle) };
+        let reused = pooled.is_some();
+        let mut uio: UpstreamIo = match pooled {
+            Some(u) => {
+                shard.inc(&shard.upstream_reuses);
+                u
+            }
+            None => {
+                shard.inc(&shard.upstream_connects);
+                match guarded(closed.as_mut(), timeouts.connect + Duration::from_millis(50), connect(up, timeouts.connect)).await {
+                    Ok(Ok(u)) => u,
+                    Ok(Err(e)) => {
+                        req.upstream_wait += t0.elapsed();
+                        w.give_buf(ubuf);
+                        return Outcome::Failed(e);
+                    }
+                    Err(Cut::Timeout) => {
+                        req.upstream_wait += t0.elapsed();
+                        w.give_buf(ubuf);
+                        return Outcome::Failed(GatewayError::UpstreamConnectTimeout);
+                    }
+                    Err(Cut::Client) => {
+                        w.give_buf(ubuf);
+                        return Outcome::ClientGone;
+                    }
+                }
+            }
+        };
+        req.upstream_reused = Some(reused);
+        let written = {
+            let mut r = guarded(closed.as_mut(), timeouts.idle, write_all(&mut uio, wbuf)).await;
+            if separate_body && matches!(r, Ok(Ok(()))) {
+                let send = async {
+                    match body_at {
+                        Body::InBuf(s, e) => write_range(&mut uio, rbuf, s, e).await,
+                        Body::Decoded => write_all(&mut uio, decoded).await,
+                    }
+                };
+                r = guarded(closed.as_mut(), timeouts.idle, send).await;
+            }
+            r
+        };
+        match written {
+            Ok(Ok(())) => {}
+            Err(Cut::Client) => {
+                w.give_buf(ubuf);
+                return Outcome::ClientGone;
+            }
+            _ if reused => {
+                fresh_only = true;
+                continue 'attempt;
+            }
+            _ => {
+                req.upstream_wait += t0.elapsed();
+                w.give_buf(ubuf);
+                return Outcome::Failed(GatewayError::UpstreamReset);
+            }
+        }
+        ubuf.clear();
+        let sent = Instant::now();
+        let first_byte_by = (sent + timeouts.first_byte).min(deadline);
+        loop {
+            let left = first_byte_by.saturating_duration_since(Instant::now());
+            let read = guarded(closed.as_mut(), left, read_more(&mut uio, &mut ubuf, READ_BYTES)).await;
+            let failed = match read {
+                Ok(Ok(n)) if n > 0 => None,
+                Ok(_) if reused && ubuf.is_empty() => {
+                    fresh_only = true;
+                    continue 'attempt;
+                }
+                Ok(_) => Some(GatewayError::UpstreamReset),
+                Err(Cut::Timeout) if first_byte_by == deadline => Some(GatewayError::UpstreamTotalTimeout),
+                Err(Cut::Timeout) => Some(GatewayError::UpstreamFirstByteTimeout),
+                Err(Cut::Client) => {
+                    w.give_buf(ubuf);
+                    return Outcome::ClientGone;
+                }
+            };
+            if let Some(e) = failed {
+                req.upstream_wait += t0.elapsed();
+                w.give_buf(ubuf);
+                return Outcome::Failed(e);
+            }
+            match parse_response(&ubuf, &mut uheaders, &UPSTREAM_LIMITS, false) {
+                Ok(Status::Complete(h)) if h.status >= 100 && h.status < 200 => {
+                    // Interim responses (100 Continue, 103 Early Hints) are not relayed.
+                    ubuf.drain(..h.head_len);
+                }
+                Ok(Status::Complete(h)) => {
+                    req.ttfb = sent.elapsed();
+                    req.upstream_wait += t0.elapsed();
+                    break 'attempt (uio, h);
+                }
+                Ok(Status::Partial) => {}
+                Err(_) => {
+                    req.upstream_wait += t0.elapsed();
+                    w.give_buf(ubuf);
+                    return Outcome::Failed(GatewayError::UpstreamBadResponse);
+                }
+            }
+        }
+    };
+
+    // Phase: stream back.
+    let client_chunked = req.version == Version::Http11;
+    let framing = resp.body;
+    if matches!(framing, BodyFraming::Chunked | BodyFraming::CloseDelimited) && !client_chunked {
+        // An HTTP/1.0 client gets a close-delimited body.
+        req.keep_alive = false;
+    }
+    let is_sse = find_header(&ubuf, &uheaders[..resp.header_count], b"content-type")
+        .is_some_and(|v| v.len() >= 17 && v[..17].eq_ignore_ascii_case(b"text/event-stream"));
+    write_response_head(wbuf, &ubuf, &uheaders, &resp, req, client_chunked);
+    let mut s = Streamer { io, uio: &mut uio, wbuf, ubuf: &mut ubuf, req, idle: timeouts.idle, deadline };
+    let ended = match framing {
+        BodyFraming::None => s.flush().await.map(|()| true),
+        BodyFraming::Length(n) => s.length(resp.head_len, n, closed.as_mut()).await,
+        BodyFraming::Chunked => s.chunked(resp.head_len, client_chunked, closed.as_mut()).await,
+        BodyFraming::CloseDelimited => s.until_close(resp.head_len, client_chunked, closed.as_mut()).await.map(|()| false),
+    };
+    let outcome = match ended {
+        Ok(reusable) => {
+            if reusable && resp.keep_alive && !w.draining() {
+                w.pool.borrow_mut().put(pi, uio, Instant::now(), timeouts.pool_max_idle);
+            }
+            Outcome::Done(Next::Continue)
+        }
+        Err(StreamError::Client) => Outcome::ClientGone,
+        Err(StreamError::Upstream(e)) => {
+            if let Some(k) = e.upstream_kind() {
+                shard.upstream_error(k);
+            }
+            req.error = Some(e.code());
+            // The head is out: the only honest signals left are an SSE error event in a
+            // well-formed chunked stream, or a truncated body.
+            if is_sse && client_chunked {
+                wbuf.clear();
+                let mut frame = Vec::with_capacity(256);
+                frame.extend_from_slice(b"data: ");
+                e.write_body(&mut frame, None);
+                frame.extend_from_slice(b"\n\n");
+                write_chunk(wbuf, &frame);
+                wbuf.extend_from_slice(LAST_CHUNK);
+                req.bytes_out += wbuf.len() as u64;
+                match write_all(io, wbuf).await {
+                    Ok(()) => Outcome::Done(Next::Continue),
+                    Err(_) => Outcome::ClientGone,
+                }
+            } else {
+                Outcome::Done(Next::Close)
+            }
+        }
+    };
+    w.give_buf(ubuf);
+    outcome
+}
+
+fn write_response_head(wbuf: &mut Vec<u8>, ubuf: &[u8], uheaders: &Headers, resp: &ResponseHead, req: &mut Req, client_chunked: bool) {
+    wbuf.clear();
+    req.status = resp.status;
+    write_status_line(wbuf, resp.status);
+    for h in &uheaders[..resp.header_count] {
+        let name = h.name.of(ubuf);
+        if forward_response_header(name) {
+            write_header(wbuf, name, h.value.of(ubuf));
+        }
+    }
+    write_header(wbuf, b"x-sluice-request-id", &response::hex_id(req.id));
+    match resp.body {
+        BodyFraming::None => write_header(wbuf, b"content-length", b"0"),
+        BodyFraming::Length(n) => {
+            wbuf.extend_from_slice(b"content-length: ");
+            write_u64(wbuf, n);
+            wbuf.extend_from_slice(b"\r\n");
+        }
+        BodyFraming::Chunked | BodyFraming::CloseDelimited if client_chunked => {
+            write_header(wbuf, b"transfer-encoding", b"chunked")
+        }
+        BodyFraming::Chunked | BodyFraming::CloseDelimited => {}
+    }
+    if !req.keep_alive {
+        write_header(wbuf, b"connection", b"close");
+    }
+    wbuf.extend_from_slice(b"\r\n");
+}
+
+enum StreamError {
+    Client,
+    Upstream(GatewayError),
+}
+
+/// The stream-back phase over one upstream response body.
+struct Streamer<'a, S> {
+    io: &'a mut S,
+    uio: &'a mut UpstreamIo,
+    wbuf: &'a mut Vec<u8>,
+    ubuf: &'a mut Vec<u8>,
+    req: &'a mut Req,
+    idle: Duration,
+    deadline: Instant,
+}
+
+impl<S: AsyncWriteRent> Streamer<'_, S> {
+    /// Write `wbuf` to the client.
+    async fn flush(&mut self) -> Result<(), StreamError> {
+        self.req.bytes_out += self.wbuf.len() as u64;
+        let r = write_all(self.io, self.wbuf).await;
+        self.wbuf.clear();
+        r.map_err(|_| StreamError::Client)
+    }
+
+    /// Read more of the upstream body into `ubuf` (appending). `Ok(0)` is EOF.
+    async fn read(&mut self, closed: Pin<&mut impl Future<Output = ()>>) -> Result<usize, StreamError> {
+        let now = Instant::now();
+        let left = self.deadline.saturating_duration_since(now);
+        let (limit, on_timeout) = if self.idle < left {
+            (self.idle, GatewayError::UpstreamIdleTimeout)
+        } else {
+            (left, GatewayError::UpstreamTotalTimeout)
+        };
+        let r = guarded(closed, limit, read_more(self.uio, self.ubuf, READ_BYTES)).await;
+        self.req.upstream_wait += now.elapsed();
+        match r {
+            Ok(Ok(n)) => Ok(n),
+            Ok(Err(_)) => Err(StreamError::Upstream(GatewayError::UpstreamReset)),
+            Err(Cut::Timeout) => Err(StreamError::Upstream(on_timeout)),
+            Err(Cut::Client) => Err(StreamError::Client),
+        }
+    }
+
+    /// A Content-Length body: the head and the bytes already read go in one write, the
+    /// rest is relayed read by read without copying. Ok(reusable).
+    async fn length(&mut self, start: usize, n: u64, mut closed: Pin<&mut impl Future<Output = ()>>) -> Result<bool, StreamError> {
+        let have = (self.ubuf.len() - start) as u64;
+        let take = have.min(n) as usize;
+        let mut reusable = have <= n;
+        self.wbuf.extend_from_slice(&self.ubuf[start..start + take]);
+        self.flush().await?;
+        let mut left = n - take as u64;
+        while left > 0 {
+            self.ubuf.clear();
+            let got = self.read(closed.as_mut()).await?;
+            if got == 0 {
+                return Err(StreamError::Upstream(GatewayError::UpstreamReset));
+            }
+            let k = (got as u64).min(left) as usize;
+            reusable &= got == k;
+            self.req.bytes_out += k as u64;
+            write_range(self.io, self.ubuf, 0, k).await.map_err(|_| StreamError::Client)?;
+            left -= k as u64;
+        }
+        Ok(reusable)
+    }
+
+    /// A chunked upstream body, re-framed for the client one read at a time: an SSE
+    /// frame is written as soon as its bytes arrive. Ok(reusable).
+    async fn chunked(&mut self, start: usize, client_chunked: bool, mut closed: Pin<&mut impl Future<Output = ()>>) -> Result<bool, StreamError> {
+        let mut dec = ChunkedDecoder::new(u64::MAX);
+        let mut pos = start;
+        loop {
+            loop {
+                let (used, ev) = dec
+                    .step(&self.ubuf[pos..])
+                    .map_err(|_| StreamError::Upstream(GatewayError::UpstreamBadResponse))?;
+                match ev {
+                    ChunkEvent::Data { start: s, end: e } => {
+                        let data = &self.ubuf[pos + s..pos + e];
+                        if client_chunked {
+                            write_chunk(self.wbuf, data);
+                        } else {
+                            self.wbuf.extend_from_slice(data);
+                        }
+                        pos += used;
+                    }
+                    ChunkEvent::Partial => {
+                        pos += used;
+                        break;
+                    }
+                    ChunkEvent::Done => {
+                        pos += used;
+                        if client_chunked {
+                            self.wbuf.extend_from_slice(LAST_CHUNK);
+                        }
+                        let reusable = pos == self.ubuf.len();
+                        self.flush().await?;
+                        return Ok(reusable);
+                    }
+                }
+            }
+            if !self.wbuf.is_empty() {
+                self.flush().await?;
+            }
+            self.ubuf.drain(..pos);
+            pos = 0;
+            if self.read(closed.as_mut()).await? == 0 {
+                return Err(StreamError::Upstream(GatewayError::UpstreamReset));
+            }
+        }
+    }
+
+    /// A body that ends when the upstream closes.
+    async fn until_close(&mut self, start: usize, client_chunked: bool, mut closed: Pin<&mut impl Future<Output = ()>>) -> Result<(), StreamError> {
+        let mut pos = start;
+        loop {
+            let data = &self.ubuf[pos..];
+            if client_chunked {
+                write_chunk(self.wbuf, data);
+            } else {
+                self.wbuf.extend_from_slice(data);
+            }
+            if !self.wbuf.is_empty() {
+                self.flush().await?;
+            }
+            self.ubuf.clear();
+            pos = 0;
+            if self.read(closed.as_mut()).await? == 0 {
+                if client_chunked {
+                    self.wbuf.extend_from_slice(LAST_CHUNK);
+                    self.flush().await?;
+                }
+                return Ok(());
+            }
+        }
+    }
+}

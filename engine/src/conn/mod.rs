@@ -1,0 +1,569 @@
+//! The client connection loop: one request at a time, in explicit phases.
+//!
+//! ```text
+//! read head -> parse -> route -> authenticate -> (100-continue) -> read body -> parse
+//! JSON (model, stream) -> resolve model -> demo | forward upstream -> account -> log
+//! ```
+//!
+//! Buffers: `rbuf` holds the bytes read from the client; a request's head (and a
+//! Content-Length body) is parsed in place and referred to by spans. `wbuf` assembles
+//! what is written. Both come from the worker's buffer pool and are reused for every
+//! request on the connection: the hot path allocates nothing else per request.
+
+mod demo;
+mod forward;
+mod response;
+mod watch;
+
+use std::net::SocketAddr;
+use std::os::fd::RawFd;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use monoio::io::{AsyncReadRent, AsyncWriteRent};
+use proto::http1::{
+    find_header, parse_request, BodyFraming, ChunkEvent, ChunkedDecoder, Headers, Method, RequestHead,
+    Status, Version, EMPTY_HEADERS,
+};
+use proto::json::{self, Kind};
+
+use crate::accesslog::{self, Record};
+use crate::error::GatewayError;
+use crate::io::{read_more, write_all};
+use crate::metrics::Route;
+use crate::server::worker::{Worker, BUF_INITIAL_BYTES};
+
+pub(crate) use response::write_u64;
+
+/// Per-request record: what the request did, for metrics and the access log.
+pub(crate) struct Req {
+    pub id: u64,
+    pub start: Instant,
+    pub method: Method,
+    pub route: Route,
+    pub version: Version,
+    /// Whether the connection stays open after this response.
+    pub keep_alive: bool,
+    pub model: Option<usize>,
+    pub stream: bool,
+    pub status: u16,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// Time spent waiting on the upstream (connect, first byte, body reads).
+    pub upstream_wait: Duration,
+    pub ttfb: Duration,
+    pub upstream_reused: Option<bool>,
+    pub error: Option<&'static str>,
+    pub client_aborted: bool,
+}
+
+/// What the connection does after a request.
+#[derive(PartialEq, Eq)]
+enum Next {
+    Continue,
+    Close,
+}
+
+/// Which API a path names.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    Chat,
+    Completions,
+    Embeddings,
+    ListModels,
+    /// `GET /v1/models/{id}`: the id starts at this offset of the path.
+    GetModel(usize),
+}
+
+fn route(method: Method, path: &[u8]) -> (Route, Result<Endpoint, GatewayError>) {
+    let p = path.strip_prefix(b"/v1").filter(|p| p.starts_with(b"/")).unwrap_or(path);
+    let off = path.len() - p.len();
+    let (route, endpoint, want) = match p {
+        b"/chat/completions" => (Route::ChatCompletions, Endpoint::Chat, Method::Post),
+        b"/completions" => (Route::Completions, Endpoint::Completions, Method::Post),
+        b"/embeddings" => (Route::Embeddings, Endpoint::Embeddings, Method::Post),
+        b"/models" => (Route::Models, Endpoint::ListModels, Method::Get),
+        _ if p.starts_with(b"/models/") && p.len() > 8 => {
+            (Route::Models, Endpoint::GetModel(off + 8), Method::Get)
+        }
+        _ => return (Route::Unknown, Err(GatewayError::UnknownRoute)),
+    };
+    if method == want {
+        (route, Ok(endpoint))
+    } else {
+        (route, Err(GatewayError::MethodNotAllowed))
+    }
+}
+
+/// Serve one client connection until it closes, errs, idles out, or the worker drains.
+pub(crate) async fn serve<S: AsyncReadRent + AsyncWriteRent>(w: &Rc<Worker>, mut io: S, peer: SocketAddr, fd: RawFd) {
+    let mut c = Conn {
+        w,
+        peer,
+        fd,
+        rbuf: w.take_buf(),
+        wbuf: w.take_buf(),
+        decoded: Vec::new(),
+        headers: EMPTY_HEADERS,
+        watch: None,
+        name: Vec::new(),
+    };
+    while c.request(&mut io).await == Next::Continue {}
+    // Best effort: TLS close_notify and FIN, bounded so a stuck peer cannot hold us.
+    let _ = monoio::time::timeout(Duration::from_secs(1), io.shutdown()).await;
+    w.give_buf(std::mem::take(&mut c.rbuf));
+    w.give_buf(std::mem::take(&mut c.wbuf));
+}
+
+struct Conn<'w> {
+    w: &'w Rc<Worker>,
+    peer: SocketAddr,
+    fd: RawFd,
+    rbuf: Vec<u8>,
+    wbuf: Vec<u8>,
+    /// A chunked request body, decoded.
+    decoded: Vec<u8>,
+    headers: Headers,
+    watch: Option<watch::Watch>,
+    /// The current request's model name, unescaped.
+    name: Vec<u8>,
+}
+
+/// Where the current request's body is.
+#[derive(Clone, Copy)]
+enum Body {
+    /// `rbuf[start..end]`.
+    InBuf(usize, usize),
+    /// In `decoded`.
+    Decoded,
+}
+
+impl Conn<'_> {
+    async fn request<S: AsyncReadRent + AsyncWriteRent>(&mut self, io: &mut S) -> Next {
+        let Some(head) = self.read_head(io).await else { return Next::Close };
+        let w = self.w;
+        let (route, endpoint) = route(head.method, head.path.of(&self.rbuf));
+        let mut req = Req {
+            id: w.request_id(),
+            start: Instant::now(),
+            method: head.method,
+            route,
+            version: head.version,
+            keep_alive: head.keep_alive && !w.draining(),
+            model: None,
+            stream: false,
+            status: 0,
+            bytes_in: head.head_len as u64,
+            bytes_out: 0,
+            upstream_wait: Duration::ZERO,
+            ttfb: Duration::ZERO,
+            upstream_reused: None,
+            error: None,
+            client_aborted: false,
+        };
+        let next = self.dispatch(io, &head, endpoint, &mut req).await;
+        self.finish(&req);
+        if next == Next::Continue && req.keep_alive {
+            Next::Continue
+        } else {
+            Next::Close
+        }
+    }
+
+    /// Read until a complete head is buffered. `None`: close quietly (EOF, idle
+    /// timeout, drain) or after an error response was sent.
+    async fn read_head<S: AsyncReadRent + AsyncWriteRent>(&mut self, io: &mut S) -> Option<RequestHead> {
+        let w = self.w;
+        let server = &w.snap.server;
+        let mut deadline: Option<Instant> = None;
+        loop {
+            if !self.rbuf.is_empty() {
+                match parse_request(&self.rbuf, &mut self.headers, &w.snap.limits) {
+                    Ok(Status::Complete(h)) => return Some(h),
+                    Ok(Status::Partial) => {}
+                    Err(e) => {
+                        self.reject_head(io, GatewayError::Http(e)).await;
+                        return None;
+                    }
+                }
+            }
+            let read = if self.rbuf.is_empty() {
+                // Between requests: the keep-alive timeout and the drain signal apply.
+                if w.draining() {
+                    return None;
+                }
+                monoio::select! {
+                    r = monoio::time::timeout(server.keepalive_timeout, read_more(io, &mut self.rbuf, BUF_INITIAL_BYTES)) => r,
+                    _ = w.shutdown.wait() => return None,
+                }
+            } else {
+                let d = *deadline.get_or_insert_with(|| Instant::now() + server.header_read_timeout);
+                let left = d.saturating_duration_since(Instant::now());
+                match monoio::time::timeout(left, read_more(io, &mut self.rbuf, BUF_INITIAL_BYTES)).await {
+                    Err(_) => {
+                        self.reject_head(io, GatewayError::HeadTimeout).await;
+                        return None;
+                    }
+                    r => r,
+                }
+            };
+            match read {
+                Ok(Ok(n)) if n > 0 => {}
+                _ => return None,
+            }
+        }
+    }
+
+    /// Answer a request whose head could not be parsed, and close.
+    async fn reject_head<S: AsyncWriteRent>(&mut self, io: &mut S, err: GatewayError) {
+        let mut req = self.bare_req();
+        req.keep_alive = false;
+        self.respond_error(io, err, None, &mut req).await;
+        self.finish(&req);
+    }
+
+    fn bare_req(&self) -> Req {
+        Req {
+            id: self.w.request_id(),
+            start: Instant::now(),
+            method: Method::Other,
+            route: Route::Unknown,
+            version: Version::Http11,
+            keep_alive: false,
+            model: None,
+            stream: false,
+            status: 0,
+            bytes_in: self.rbuf.len() as u64,
+            bytes_out: 0,
+            upstream_wait: Duration::ZERO,
+            ttfb: Duration::ZERO,
+            upstream_reused: None,
+            error: None,
+            client_aborted: false,
+        }
+    }
+
+    async fn dispatch<S: AsyncReadRent + AsyncWriteRent>(
+        &mut self,
+        io: &mut S,
+        head: &RequestHead,
+        endpoint: Result<Endpoint, GatewayError>,
+        req: &mut Req,
+    ) -> Next {
+        let endpoint = match endpoint.and_then(|e| self.authenticate().map(|()| e)) {
+            Ok(e) => e,
+            Err(e) => return self.fail_before_body(io, head, e, None, req).await,
+        };
+        // The body is read only for requests that got this far.
+        if head.expect_continue && head.body != BodyFraming::None && self.rbuf.len() == head.head_len {
+            self.wbuf.clear();
+            self.wbuf.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+            if write_all(io, &mut self.wbuf).await.is_err() {
+                return Next::Close;
+            }
+        }
+        let (body, consumed) = match self.read_body(io, head).await {
+            Ok(b) => b,
+            Err(None) => return Next::Close,
+            Err(Some(e)) => {
+                req.keep_alive = false;
+                self.respond_error(io, e, None, req).await;
+                return Next::Close;
+            }
+        };
+        req.bytes_in = consumed as u64;
+        let next = match endpoint {
+            Endpoint::ListModels => self.list_models(io, req).await,
+            Endpoint::GetModel(at) => self.get_model(io, head, at, req).await,
+            Endpoint::Chat | Endpoint::Completions | Endpoint::Embeddings => {
+                self.completion(io, head, endpoint, body, req).await
+            }
+        };
+        // Drop this request's bytes; a pipelined next request moves to the front.
+        self.rbuf.drain(..consumed);
+        next
+    }
+
+    /// Check the gateway key. With no keys configured, authentication is off.
+    fn authenticate(&self) -> Result<(), GatewayError> {
+        let snap = &self.w.snap;
+        if snap.auth.keys.is_empty() {
+            return Ok(());
+        }
+        let used = &self.headers[..];
+        match find_header(&self.rbuf, used, b"authorization") {
+            None if snap.auth.allow_anonymous => Ok(()),
+            None => Err(GatewayError::MissingApiKey),
+            Some(v) => {
+                let key = match v.get(..7) {
+                    Some(p) if p.eq_ignore_ascii_case(b"bearer ") => v[7..].trim_ascii(),
+                    _ => return Err(GatewayError::InvalidApiKey),
+                };
+                if snap.key_is_valid(key) {
+                    Ok(())
+                } else {
+                    Err(GatewayError::InvalidApiKey)
+                }
+            }
+        }
+    }
+
+    /// An error before the body was read: the connection survives only when the whole
+    /// body is already buffered (it is skipped); otherwise it is closed.
+    async fn fail_before_body<S: AsyncWriteRent>(
+        &mut self,
+        io: &mut S,
+        head: &RequestHead,
+        err: GatewayError,
+        detail: Option<&[u8]>,
+        req: &mut Req,
+    ) -> Next {
+        let skip = match head.body {
+            BodyFraming::None => Some(head.head_len),
+            BodyFraming::Length(n) if (self.rbuf.len() - head.head_len) as u64 >= n => Some(head.head_len + n as usize),
+            _ => None,
+        };
+        if skip.is_none() {
+            req.keep_alive = false;
+        }
+        let next = self.respond_error(io, err, detail, req).await;
+        if let Some(n) = skip {
+            self.rbuf.drain(..n);
+        }
+        next
+    }
+
+    /// Read the request body within the body timeout. Returns where it is and how many
+    /// bytes of `rbuf` the request occupies. `Err(None)`: the client went away.
+    async fn read_body<S: AsyncReadRent>(&mut self, io: &mut S, head: &RequestHead) -> Result<(Body, usize), Option<GatewayError>> {
+        let deadline = Instant::now() + self.w.snap.server.body_read_timeout;
+        let start = head.head_len;
+        match head.body {
+            BodyFraming::None | BodyFraming::CloseDelimited => Ok((Body::InBuf(start, start), start)),
+            BodyFraming::Length(n) => {
+                let end = start + n as usize;
+                while self.rbuf.len() < end {
+                    let want = end - self.rbuf.len();
+                    self.read_within(io, deadline, want).await?;
+                }
+                Ok((Body::InBuf(start, end), end))
+            }
+            BodyFraming::Chunked => {
+                let mut dec = ChunkedDecoder::new(self.w.snap.limits.body_bytes_max);
+                self.decoded.clear();
+                let mut pos = start;
+                loop {
+                    match dec.step(&self.rbuf[pos..]) {
+                        Err(e) => return Err(Some(GatewayError::Http(e))),
+                        Ok((used, ChunkEvent::Data { start: s, end: e })) => {
+                            self.decoded.extend_from_slice(&self.rbuf[pos + s..pos + e]);
+                            pos += used;
+                        }
+                        Ok((used, ChunkEvent::Done)) => return Ok((Body::Decoded, pos + used)),
+                        Ok((used, ChunkEvent::Partial)) => {
+                            pos += used;
+                            // Keep the head; drop the framing already decoded.
+                            self.rbuf.copy_within(pos.., start);
+                            self.rbuf.truncate(self.rbuf.len() - (pos - start));
+                            pos = start;
+                            self.read_within(io, deadline, BUF_INITIAL_BYTES).await?;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    async fn read_within<S: AsyncReadRent>(&mut self, io: &mut S, deadline: Instant, want: usize) -> Result<(), Option<GatewayError>> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match monoio::time::timeout(left, read_more(io, &mut self.rbuf, want.clamp(4096, 1 << 20))).await {
+            Err(_) => Err(Some(GatewayError::BodyTimeout)),
+            Ok(Ok(n)) if n > 0 => Ok(()),
+            Ok(_) => Err(None),
+        }
+    }
+
+    fn body(&self, b: Body) -> &[u8] {
+        match b {
+            Body::InBuf(s, e) => &self.rbuf[s..e],
+            Body::Decoded => &self.decoded,
+        }
+    }
+
+    /// Chat, completions and embeddings: find the model, then the demo provider or the
+    /// upstream.
+    async fn completion<S: AsyncReadRent + AsyncWriteRent>(
+        &mut self,
+        io: &mut S,
+        head: &RequestHead,
+        endpoint: Endpoint,
+        body_at: Body,
+        req: &mut Req,
+    ) -> Next {
+        let w = self.w;
+        let mut found = [None; 2];
+        let scanned = json::scan_object(self.body(body_at), &[b"model", b"stream"], &mut found);
+        if let Err(e) = scanned {
+            return self.respond_error(io, GatewayError::MalformedJson(e.kind), None, req).await;
+        }
+        let model = match found[0] {
+            Some(v) if v.kind == Kind::String => v,
+            _ => return self.respond_error(io, GatewayError::MissingModel, None, req).await,
+        };
+        req.stream = matches!(found[1], Some(v) if v.kind == Kind::Bool && v.bytes(self.body(body_at)) == b"true");
+        // The name moves to a connection-owned buffer so that the body can be borrowed
+        // again below; the buffer is reused across requests.
+        let mut name = std::mem::take(&mut self.name);
+        name.clear();
+        let raw = model.bytes(self.body(body_at));
+        if raw.contains(&b'\\') {
+            if !json::unescape_string(raw, &mut name) {
+                self.name = name;
+                return self.respond_error(io, GatewayError::MissingModel, None, req).await;
+            }
+        } else {
+            name.extend_from_slice(&raw[1..raw.len() - 1]);
+        }
+        let snap = w.snap.clone();
+        let Some(resolved) = snap.resolve(&name) else {
+            let next = self.respond_error(io, GatewayError::UnknownModel, Some(&name), req).await;
+            self.name = name;
+            return next;
+        };
+        req.model = Some(resolved.index);
+        let next = match resolved.provider.upstream {
+            None => demo::respond(self, io, endpoint, body_at, resolved.upstream_name, req).await,
+            Some(_) => {
+                let name_changed = resolved.upstream_name != &name[..];
+                let target = forward::Target { resolved, endpoint, model_span: name_changed.then_some(model) };
+                match forward::forward(self, io, head, body_at, target, req).await {
+                    forward::Outcome::Done(next) => next,
+                    forward::Outcome::Failed(e) => {
+                        if let Some(k) = e.upstream_kind() {
+                            w.shard().upstream_error(k);
+                        }
+                        self.respond_error(io, e, None, req).await
+                    }
+                    forward::Outcome::ClientGone => {
+                        req.client_aborted = true;
+                        Next::Close
+                    }
+                }
+            }
+        };
+        self.name = name;
+        next
+    }
+
+    async fn list_models<S: AsyncWriteRent>(&mut self, io: &mut S, req: &mut Req) -> Next {
+        let snap = &self.w.snap;
+        let names: Vec<&[u8]> = snap.models.iter().filter(|m| !m.pattern).map(|m| m.name.as_bytes()).collect();
+        let mut body = Vec::with_capacity(64 + names.len() * 96);
+        proto::openai::synth::models_list(&mut body, &names, started_unix(), b"sluice");
+        self.respond_json(io, 200, &body, req).await
+    }
+
+    async fn get_model<S: AsyncWriteRent>(&mut self, io: &mut S, head: &RequestHead, at: usize, req: &mut Req) -> Next {
+        let id = head.path.of(&self.rbuf)[at..].to_vec();
+        let snap = self.w.snap.clone();
+        match snap.resolve(&id) {
+            Some(r) if !r.model.pattern => {
+                let mut body = Vec::with_capacity(96 + id.len());
+                body.extend_from_slice(b"{\"id\":");
+                json::write_string(&mut body, &id);
+                body.extend_from_slice(b",\"object\":\"model\",\"created\":");
+                write_u64(&mut body, started_unix());
+                body.extend_from_slice(b",\"owned_by\":\"sluice\"}");
+                req.model = Some(r.index);
+                self.respond_json(io, 200, &body, req).await
+            }
+            _ => self.respond_error(io, GatewayError::UnknownModel, Some(&id), req).await,
+        }
+    }
+
+    async fn respond_json<S: AsyncWriteRent>(&mut self, io: &mut S, status: u16, body: &[u8], req: &mut Req) -> Next {
+        self.wbuf.clear();
+        response::json(&mut self.wbuf, status, body, req);
+        req.status = status;
+        self.send(io, req).await
+    }
+
+    async fn respond_error<S: AsyncWriteRent>(
+        &mut self,
+        io: &mut S,
+        err: GatewayError,
+        detail: Option<&[u8]>,
+        req: &mut Req,
+    ) -> Next {
+        self.wbuf.clear();
+        if matches!(err, GatewayError::Http(_) | GatewayError::HeadTimeout | GatewayError::BodyTimeout) {
+            req.keep_alive = false;
+        }
+        response::error(&mut self.wbuf, err, detail, req);
+        req.status = err.status();
+        req.error = Some(err.code());
+        self.send(io, req).await
+    }
+
+    /// Write `wbuf` to the client.
+    async fn send<S: AsyncWriteRent>(&mut self, io: &mut S, req: &mut Req) -> Next {
+        req.bytes_out += self.wbuf.len() as u64;
+        match write_all(io, &mut self.wbuf).await {
+            Ok(()) => Next::Continue,
+            Err(_) => {
+                req.client_aborted = true;
+                Next::Close
+            }
+        }
+    }
+
+    /// Metrics and the access log; never waits.
+    fn finish(&self, req: &Req) {
+        let w = self.w;
+        let total = req.start.elapsed();
+        let added = total.saturating_sub(req.upstream_wait);
+        let shard = w.shard();
+        shard.request(req.route, req.model, req.status, total.as_micros() as u64, added.as_micros() as u64);
+        if req.client_aborted {
+            shard.inc(&shard.client_aborts);
+        }
+        let record = Record {
+            unix_us: accesslog::now_unix_us(),
+            request_id: req.id,
+            worker: w.id as u16,
+            peer: self.peer,
+            method: req.method,
+            route: req.route,
+            model: req.model.map(|m| m as u16),
+            status: req.status,
+            stream: req.stream,
+            bytes_in: req.bytes_in,
+            bytes_out: req.bytes_out,
+            total_us: total.as_micros() as u64,
+            added_us: added.as_micros() as u64,
+            ttfb_us: req.ttfb.as_micros() as u64,
+            upstream_reused: req.upstream_reused,
+            error: req.error,
+            client_aborted: req.client_aborted,
+        };
+        if !w.log.send(record) {
+            shard.inc(&shard.access_log_dropped);
+        }
+    }
+
+    /// The client-disconnect watch, made on the first forwarded request.
+    fn watch(&mut self) -> Option<&watch::Watch> {
+        if self.watch.is_none() {
+            self.watch = watch::Watch::new(self.fd).ok();
+        }
+        self.watch.as_ref()
+    }
+}
+
+/// `created` for model objects: when this process started (there is no better truth
+/// for a gateway's configured names).
+fn started_unix() -> u64 {
+    use std::sync::OnceLock;
+    static STARTED: OnceLock<u64> = OnceLock::new();
+    *STARTED.get_or_init(|| accesslog::now_unix_us() / 1_000_000)
+}

@@ -1,0 +1,80 @@
+//! Writing the gateway's own responses: heads, JSON bodies, OpenAI-shaped errors.
+
+use proto::http1::{write_header, write_status_line};
+
+use super::Req;
+use crate::error::GatewayError;
+
+/// Lower-case hex of a request id, as sent in `x-sluice-request-id`.
+pub fn hex_id(id: u64) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = b"0123456789abcdef"[((id >> (60 - 4 * i)) & 0xf) as usize];
+    }
+    out
+}
+
+/// Append a decimal number without allocating.
+pub fn write_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut tmp = [0u8; 20];
+    let mut i = tmp.len();
+    loop {
+        i -= 1;
+        tmp[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&tmp[i..]);
+}
+
+/// Status line plus the headers every gateway response carries.
+pub fn head_start(out: &mut Vec<u8>, status: u16, req: &Req) {
+    write_status_line(out, status);
+    write_header(out, b"x-sluice-request-id", &hex_id(req.id));
+    if !req.keep_alive {
+        write_header(out, b"connection", b"close");
+    }
+}
+
+/// A complete response with a JSON body.
+pub fn json(out: &mut Vec<u8>, status: u16, body: &[u8], req: &Req) {
+    head_start(out, status, req);
+    write_header(out, b"content-type", b"application/json");
+    out.extend_from_slice(b"content-length: ");
+    write_u64(out, body.len() as u64);
+    out.extend_from_slice(b"\r\n\r\n");
+    out.extend_from_slice(body);
+}
+
+/// A complete OpenAI-shaped error response. `detail` is appended to the message.
+pub fn error(out: &mut Vec<u8>, err: GatewayError, detail: Option<&[u8]>, req: &Req) {
+    let mut body = Vec::with_capacity(256);
+    err.write_body(&mut body, detail);
+    let status = err.status();
+    head_start(out, status, req);
+    if status == 405 {
+        write_header(out, b"allow", if req.route == crate::metrics::Route::Models { b"GET" } else { b"POST" });
+    }
+    write_header(out, b"content-type", b"application/json");
+    out.extend_from_slice(b"content-length: ");
+    write_u64(out, body.len() as u64);
+    out.extend_from_slice(b"\r\n\r\n");
+    out.extend_from_slice(&body);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_and_ids() {
+        let mut v = Vec::new();
+        write_u64(&mut v, 0);
+        v.push(b' ');
+        write_u64(&mut v, u64::MAX);
+        assert_eq!(v, b"0 18446744073709551615");
+        assert_eq!(&hex_id(0x1_0000_0000_00ab), b"00010000000000ab");
+    }
+}

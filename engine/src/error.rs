@@ -1,0 +1,204 @@
+//! The one gateway error type: where a failure came from, whether it may be retried, and
+//! the single mapping to an HTTP status and an OpenAI-shaped error body.
+
+use proto::http1;
+use proto::json::JsonErrorKind;
+
+/// Which side of the gateway a failure came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    Client,
+    Upstream,
+    Gateway,
+}
+
+/// Every failure a client can see. Small and `Copy`: built on the hot path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GatewayError {
+    /// The request head or body framing was rejected by the codec.
+    Http(http1::Error),
+    /// The request head did not arrive within `header_read_timeout_ms`.
+    HeadTimeout,
+    /// The request body did not arrive within `body_read_timeout_ms`.
+    BodyTimeout,
+    /// The body is not JSON (or not a JSON object).
+    MalformedJson(JsonErrorKind),
+    /// The body has no `model`, or it is not a string.
+    MissingModel,
+    /// No `Authorization: Bearer` where one is required.
+    MissingApiKey,
+    /// A key was presented and is not valid.
+    InvalidApiKey,
+    UnknownModel,
+    UnknownRoute,
+    MethodNotAllowed,
+    /// Request body must be `application/json`.
+    UnsupportedMediaType,
+    UpstreamConnect,
+    UpstreamConnectTimeout,
+    UpstreamTls,
+    /// The upstream closed or reset the connection before a complete response head.
+    UpstreamReset,
+    /// The upstream sent something that is not a valid HTTP/1.1 response.
+    UpstreamBadResponse,
+    UpstreamFirstByteTimeout,
+    UpstreamIdleTimeout,
+    UpstreamTotalTimeout,
+    /// The gateway is shutting down and takes no new requests.
+    Draining,
+}
+
+impl GatewayError {
+    pub const fn source(self) -> Source {
+        use GatewayError::*;
+        match self {
+            Http(_) | HeadTimeout | BodyTimeout | MalformedJson(_) | MissingModel | MissingApiKey
+            | InvalidApiKey | UnknownModel | UnknownRoute | MethodNotAllowed | UnsupportedMediaType => {
+                Source::Client
+            }
+            UpstreamConnect | UpstreamConnectTimeout | UpstreamTls | UpstreamReset | UpstreamBadResponse
+            | UpstreamFirstByteTimeout | UpstreamIdleTimeout | UpstreamTotalTimeout => Source::Upstream,
+            Draining => Source::Gateway,
+        }
+    }
+
+    /// Whether another attempt (on another connection or deployment) could succeed.
+    pub const fn retryable(self) -> bool {
+        use GatewayError::*;
+        matches!(self, UpstreamConnect | UpstreamConnectTimeout | UpstreamTls | UpstreamReset | UpstreamFirstByteTimeout)
+    }
+
+    pub const fn status(self) -> u16 {
+        use GatewayError::*;
+        match self {
+            Http(e) => e.status(),
+            HeadTimeout | BodyTimeout => 408,
+            MalformedJson(_) | MissingModel => 400,
+            MissingApiKey | InvalidApiKey => 401,
+            UnknownModel | UnknownRoute => 404,
+            MethodNotAllowed => 405,
+            UnsupportedMediaType => 415,
+            UpstreamConnect | UpstreamTls | UpstreamReset | UpstreamBadResponse => 502,
+            UpstreamConnectTimeout | UpstreamFirstByteTimeout | UpstreamIdleTimeout | UpstreamTotalTimeout => 504,
+            Draining => 503,
+        }
+    }
+
+    /// OpenAI's `error.type`.
+    pub const fn kind(self) -> &'static str {
+        match self.source() {
+            Source::Client => match self {
+                GatewayError::MissingApiKey | GatewayError::InvalidApiKey => "authentication_error",
+                _ => "invalid_request_error",
+            },
+            Source::Upstream => "upstream_error",
+            Source::Gateway => "server_error",
+        }
+    }
+
+    /// OpenAI's `error.code`.
+    pub const fn code(self) -> &'static str {
+        use GatewayError::*;
+        match self {
+            Http(e) => match e.status() {
+                413 => "request_too_large",
+                414 => "uri_too_long",
+                431 => "headers_too_large",
+                _ => "bad_request",
+            },
+            HeadTimeout | BodyTimeout => "request_timeout",
+            MalformedJson(_) => "invalid_json",
+            MissingModel => "missing_model",
+            MissingApiKey => "missing_api_key",
+            InvalidApiKey => "invalid_api_key",
+            UnknownModel => "model_not_found",
+            UnknownRoute => "unknown_url",
+            MethodNotAllowed => "method_not_allowed",
+            UnsupportedMediaType => "unsupported_media_type",
+            UpstreamConnect | UpstreamTls => "upstream_unreachable",
+            UpstreamReset => "upstream_connection_closed",
+            UpstreamBadResponse => "upstream_bad_response",
+            UpstreamConnectTimeout | UpstreamFirstByteTimeout | UpstreamIdleTimeout | UpstreamTotalTimeout => {
+                "upstream_timeout"
+            }
+            Draining => "shutting_down",
+        }
+    }
+
+    pub const fn param(self) -> Option<&'static str> {
+        match self {
+            GatewayError::MissingModel | GatewayError::UnknownModel => Some("model"),
+            _ => None,
+        }
+    }
+
+    pub fn message(self) -> &'static str {
+        use GatewayError::*;
+        match self {
+            Http(e) => e.message(),
+            HeadTimeout => "timed out reading the request head",
+            BodyTimeout => "timed out reading the request body",
+            MalformedJson(k) => match k {
+                JsonErrorKind::NotAnObject => "the request body must be a JSON object",
+                JsonErrorKind::TooDeep => "the request body nests JSON too deeply",
+                _ => "the request body is not valid JSON",
+            },
+            MissingModel => "you must provide a model parameter (a string)",
+            MissingApiKey => "missing API key: send Authorization: Bearer <key>",
+            InvalidApiKey => "incorrect API key provided",
+            UnknownModel => "the model does not exist or you do not have access to it",
+            UnknownRoute => "unknown request URL",
+            MethodNotAllowed => "method not allowed for this URL",
+            UnsupportedMediaType => "the request body must be application/json",
+            UpstreamConnect => "could not connect to the upstream provider",
+            UpstreamConnectTimeout => "timed out connecting to the upstream provider",
+            UpstreamTls => "TLS handshake with the upstream provider failed",
+            UpstreamReset => "the upstream provider closed the connection before responding",
+            UpstreamBadResponse => "the upstream provider sent an invalid HTTP response",
+            UpstreamFirstByteTimeout => "timed out waiting for the upstream provider to respond",
+            UpstreamIdleTimeout => "the upstream provider stopped sending data",
+            UpstreamTotalTimeout => "the upstream request exceeded its total time limit",
+            Draining => "the gateway is shutting down; retry on another instance",
+        }
+    }
+
+    /// Append the OpenAI-shaped body. `detail`, when given, is added to the message
+    /// (for example the unknown model's name).
+    pub fn write_body(self, out: &mut Vec<u8>, detail: Option<&[u8]>) {
+        let mut msg = [0u8; 512];
+        let base = self.message().as_bytes();
+        let mut n = base.len().min(msg.len());
+        msg[..n].copy_from_slice(&base[..n]);
+        if let Some(d) = detail {
+            for part in [&b": "[..], d] {
+                let take = part.len().min(msg.len() - n);
+                msg[n..n + take].copy_from_slice(&part[..take]);
+                n += take;
+            }
+        }
+        let message = String::from_utf8_lossy(&msg[..n]);
+        proto::openai::error::write_error(out, &message, self.kind(), self.param(), Some(self.code()));
+    }
+}
+
+/// Upstream failure classes counted in metrics (`sluice_upstream_errors_total{kind}`).
+pub const UPSTREAM_ERROR_KINDS: [&str; 8] =
+    ["connect", "connect_timeout", "tls", "reset", "bad_response", "first_byte_timeout", "idle_timeout", "total_timeout"];
+
+impl GatewayError {
+    /// Index into [`UPSTREAM_ERROR_KINDS`], for upstream errors.
+    pub const fn upstream_kind(self) -> Option<usize> {
+        use GatewayError::*;
+        Some(match self {
+            UpstreamConnect => 0,
+            UpstreamConnectTimeout => 1,
+            UpstreamTls => 2,
+            UpstreamReset => 3,
+            UpstreamBadResponse => 4,
+            UpstreamFirstByteTimeout => 5,
+            UpstreamIdleTimeout => 6,
+            UpstreamTotalTimeout => 7,
+            _ => return None,
+        })
+    }
+}

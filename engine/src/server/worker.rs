@@ -1,0 +1,201 @@
+//! One worker: one thread, one monoio runtime, one SO_REUSEPORT listener, one upstream
+//! pool. Nothing here is shared with another worker except the read-only snapshot, the
+//! worker's own metrics shard, and the access-log channel.
+
+use std::cell::{Cell, RefCell};
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use monoio::io::AsyncReadRent;
+use monoio::net::{TcpListener, TcpStream};
+
+use super::shutdown::Shutdown;
+use super::Shared;
+use crate::accesslog;
+use crate::config::{Driver, Snapshot};
+use crate::log;
+use crate::metrics::Shard;
+use crate::upstream::Pool;
+
+/// Connection buffers kept for reuse per worker, and the largest capacity kept.
+const BUF_POOL_MAX: usize = 256;
+const BUF_KEEP_BYTES_MAX: usize = 256 * 1024;
+/// Initial capacity of a connection buffer.
+pub const BUF_INITIAL_BYTES: usize = 16 * 1024;
+
+/// Per-worker state, shared by the worker's connection tasks through an `Rc`.
+pub struct Worker {
+    pub id: usize,
+    pub snap: Arc<Snapshot>,
+    pub shared: Arc<Shared>,
+    pub log: accesslog::Sender,
+    pub pool: RefCell<Pool>,
+    pub shutdown: Shutdown,
+    pub tls: Option<monoio_rustls::TlsAcceptor>,
+    next_request: Cell<u64>,
+    active: Cell<usize>,
+    bufs: RefCell<Vec<Vec<u8>>>,
+}
+
+impl Worker {
+    #[inline]
+    pub fn shard(&self) -> &Shard {
+        self.shared.metrics.shard(self.id)
+    }
+
+    /// A request id unique in this process: worker in the top 16 bits.
+    #[inline]
+    pub fn request_id(&self) -> u64 {
+        let n = self.next_request.get().wrapping_add(1);
+        self.next_request.set(n);
+        ((self.id as u64) << 48) | (n & ((1 << 48) - 1))
+    }
+
+    pub fn take_buf(&self) -> Vec<u8> {
+        self.bufs.borrow_mut().pop().unwrap_or_else(|| Vec::with_capacity(BUF_INITIAL_BYTES))
+    }
+
+    pub fn give_buf(&self, mut b: Vec<u8>) {
+        let mut bufs = self.bufs.borrow_mut();
+        if b.capacity() <= BUF_KEEP_BYTES_MAX && b.capacity() > 0 && bufs.len() < BUF_POOL_MAX {
+            b.clear();
+            bufs.push(b);
+        }
+    }
+
+    pub fn draining(&self) -> bool {
+        self.shutdown.is_set()
+    }
+}
+
+/// What a worker thread is given.
+pub struct Start {
+    pub id: usize,
+    pub snap: Arc<Snapshot>,
+    pub shared: Arc<Shared>,
+    pub log: accesslog::Sender,
+    pub listener: std::net::TcpListener,
+    /// Readable (or closed) when the worker must drain.
+    pub wake: std::os::unix::net::UnixStream,
+}
+
+/// Run a worker on the configured driver until it has drained. Returns the driver used.
+pub fn run(start: Start) -> std::io::Result<()> {
+    let driver = start.snap.server.driver;
+    let id = start.id;
+    if driver != Driver::Epoll {
+        match monoio::RuntimeBuilder::<monoio::IoUringDriver>::new().enable_timer().with_entries(1024).build() {
+            Ok(mut rt) => {
+                if id == 0 {
+                    log::info("runtime", &[("driver", "io_uring")]);
+                }
+                return rt.block_on(serve(start, false));
+            }
+            Err(e) if driver == Driver::IoUring => return Err(e),
+            Err(e) => {
+                if id == 0 {
+                    log::warn("io_uring unavailable, falling back to epoll", &[("error", &e.to_string())]);
+                }
+            }
+        }
+    }
+    if id == 0 {
+        log::info("runtime", &[("driver", "epoll")]);
+    }
+    let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new().enable_timer().build()?;
+    rt.block_on(serve(start, true))
+}
+
+/// `legacy`: the epoll driver needs non-blocking sockets; io_uring wants them blocking.
+async fn serve(start: Start, legacy: bool) -> std::io::Result<()> {
+    let Start { id, snap, shared, log, listener, wake } = start;
+    listener.set_nonblocking(legacy)?;
+    wake.set_nonblocking(legacy)?;
+    let listener = TcpListener::from_std(listener)?;
+    let tls = snap.server.tls.clone().map(monoio_rustls::TlsAcceptor::from);
+    let w = Rc::new(Worker {
+        id,
+        pool: RefCell::new(Pool::new(snap.providers.len())),
+        snap,
+        shared,
+        log,
+        shutdown: Shutdown::default(),
+        tls,
+        next_request: Cell::new(0),
+        active: Cell::new(0),
+        bufs: RefCell::new(Vec::new()),
+    });
+    monoio::spawn(watch_wake(w.clone(), wake));
+    monoio::spawn(sweep_pool(w.clone()));
+    w.shared.ready.fetch_add(1, Ordering::SeqCst);
+    loop {
+        let accepted = monoio::select! {
+            r = listener.accept() => r,
+            _ = w.shutdown.wait() => break,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                monoio::spawn(connection(w.clone(), stream, peer));
+            }
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning.
+                log::warn("accept failed", &[("error", &e.to_string())]);
+                monoio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+    drop(listener);
+    let deadline = Instant::now() + w.snap.server.drain_timeout;
+    while w.active.get() > 0 && Instant::now() < deadline {
+        monoio::time::sleep(Duration::from_millis(5)).await;
+    }
+    if w.active.get() > 0 {
+        log::warn("drain deadline passed; closing connections", &[("worker", &id.to_string()), ("open", &w.active.get().to_string())]);
+    }
+    w.pool.borrow_mut().clear();
+    Ok(())
+}
+
+async fn connection(w: Rc<Worker>, stream: TcpStream, peer: SocketAddr) {
+    let shard = w.shard();
+    shard.inc(&shard.connections_total);
+    shard.inc(&shard.connections_open);
+    w.active.set(w.active.get() + 1);
+    let _ = stream.set_nodelay(true);
+    let fd = stream.as_raw_fd();
+    match &w.tls {
+        None => crate::conn::serve(&w, crate::io::ClientIo::Plain(stream), peer, fd).await,
+        Some(acceptor) => {
+            match monoio::time::timeout(w.snap.server.header_read_timeout, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => crate::conn::serve(&w, crate::io::ClientIo::Tls(tls), peer, fd).await,
+                Ok(Err(_)) | Err(_) => {}
+            }
+        }
+    }
+    w.active.set(w.active.get() - 1);
+    shard.dec(&shard.connections_open);
+}
+
+/// The drain signal arrives as a byte (or EOF) on the wake socket.
+async fn watch_wake(w: Rc<Worker>, wake: std::os::unix::net::UnixStream) {
+    if let Ok(mut s) = monoio::net::UnixStream::from_std(wake) {
+        let _ = s.read(vec![0u8; 8]).await;
+    }
+    w.shutdown.trigger();
+}
+
+async fn sweep_pool(w: Rc<Worker>) {
+    loop {
+        monoio::select! {
+            _ = monoio::time::sleep(Duration::from_secs(1)) => {},
+            _ = w.shutdown.wait() => return,
+        }
+        let snap = &w.snap;
+        w.pool.borrow_mut().sweep(Instant::now(), |i| snap.providers[i].timeouts.pool_idle);
+    }
+}
+
