@@ -1,0 +1,151 @@
+use super::*;
+
+fn ov() -> Overrides {
+    Overrides::default()
+}
+
+fn compile(text: &str) -> Result<Snapshot, ConfigError> {
+    from_str("sluice.toml", text, &ov())
+}
+
+const BASIC: &str = r#"
+[server]
+listen = "127.0.0.1:0"
+workers = 2
+driver = "epoll"
+
+[auth]
+keys = ["sk-test-1", "env:PATH"]
+
+[[providers]]
+name = "local"
+kind = "openai-compatible"
+base_url = "http://127.0.0.1:8000/v1/"
+api_key = "upstream-secret"
+headers = { "x-team" = "ml" }
+timeouts = { connect_timeout_ms = 250, first_byte_timeout_ms = 1000 }
+
+[[models]]
+name = "llama"
+provider = "local"
+model = "meta-llama/Llama-3.1-8B"
+
+[[models]]
+name = "local/*"
+provider = "local"
+"#;
+
+#[test]
+fn compiles_a_full_config() {
+    let s = compile(BASIC).unwrap();
+    assert_eq!(s.server.workers, 2);
+    assert_eq!(s.server.driver, Driver::Epoll);
+    let p = &s.providers[0];
+    let up = p.upstream.as_ref().unwrap();
+    assert_eq!(up.addr, "127.0.0.1:8000".parse().unwrap());
+    assert_eq!(&*up.path_prefix, "/v1");
+    assert_eq!(&*up.host_header, "127.0.0.1:8000");
+    assert!(up.tls.is_none());
+    assert_eq!(p.timeouts.connect, std::time::Duration::from_millis(250));
+    assert_eq!(p.timeouts.idle, DEFAULT_TIMEOUTS.idle);
+    assert_eq!(p.headers[0].0.as_ref(), "authorization");
+    assert_eq!(p.headers[0].1 .0.as_ref(), "Bearer upstream-secret");
+    let path = std::env::var("PATH").unwrap();
+    assert!(s.key_is_valid(path.as_bytes()) && s.key_is_valid(b"sk-test-1") && !s.key_is_valid(b"sk-test-3"));
+    // Secrets never show in what `check` prints.
+    let d = s.describe();
+    assert!(!d.contains("upstream-secret") && !d.contains("sk-test-1"), "{d}");
+    assert!(d.contains("model llama -> local:meta-llama/Llama-3.1-8B"));
+}
+
+#[test]
+fn resolves_exact_names_then_longest_prefix() {
+    let s = compile(BASIC).unwrap();
+    let r = s.resolve(b"llama").unwrap();
+    assert_eq!(r.upstream_name, b"meta-llama/Llama-3.1-8B");
+    let r = s.resolve(b"local/qwen2.5").unwrap();
+    assert_eq!(r.upstream_name, b"qwen2.5");
+    assert!(s.resolve(b"local/").is_none(), "a pattern needs a non-empty suffix");
+    assert!(s.resolve(b"gpt-4o").is_none());
+}
+
+fn err(text: &str) -> ConfigError {
+    compile(text).expect_err("config should be rejected")
+}
+
+#[test]
+fn unknown_fields_are_errors_with_a_line() {
+    let e = err("[server]\nlisten = \"127.0.0.1:1\"\nlisen = 3\n");
+    assert_eq!(e.line, Some(3), "{e}");
+    assert!(e.to_string().starts_with("sluice.toml:3"), "{e}");
+    assert!(e.message.contains("lisen"), "{e}");
+}
+
+#[test]
+fn semantic_errors_name_file_line_and_field() {
+    let e = err("[[providers]]\nname = \"a\"\nkind = \"openai-compatible\"\nbase_url = \"ftp://x\"\n");
+    assert_eq!((e.line, e.field.as_str()), (Some(4), "providers.base_url"), "{e}");
+    let e = err("[[providers]]\nname = \"a\"\nkind = \"martian\"\n");
+    assert_eq!((e.line, e.field.as_str()), (Some(3), "providers.kind"));
+    let e = err("[[providers]]\nname = \"d\"\nkind = \"demo\"\n\n[[models]]\nname = \"m\"\nprovider = \"nope\"\n");
+    assert_eq!((e.line, e.field.as_str()), (Some(7), "models.provider"));
+    let e = err("[server]\ndriver = \"kqueue\"\n");
+    assert_eq!((e.line, e.field.as_str()), (Some(2), "server.driver"));
+    let e = err("[limits]\nheader_count_max = 100000\n");
+    assert_eq!((e.line, e.field.as_str()), (Some(2), "limits.header_count_max"));
+    let e = err("[auth]\nkeys = [\"env:SLUICE_TEST_DEFINITELY_UNSET\"]\n");
+    assert_eq!((e.line, e.field.as_str()), (Some(2), "auth.keys"));
+    assert!(e.message.contains("SLUICE_TEST_DEFINITELY_UNSET"));
+    let e = err("[[providers]]\nname = \"d\"\nkind = \"demo\"\n[[providers]]\nname = \"d\"\nkind = \"demo\"\n");
+    assert_eq!((e.line, e.field.as_str()), (Some(5), "providers.name"));
+    let e = err("[[providers]]\nname = \"d\"\nkind = \"demo\"\n[[models]]\nname = \"a*b\"\nprovider = \"d\"\n");
+    assert_eq!(e.field, "models.name");
+}
+
+#[test]
+fn secrets_come_from_files_and_never_print() {
+    let path = std::env::temp_dir().join(format!("sluice-secret-{}", std::process::id()));
+    std::fs::write(&path, "from-a-file\n").unwrap();
+    let text = format!(
+        "[[providers]]\nname = \"o\"\nkind = \"openai-compatible\"\nbase_url = \"http://127.0.0.1:9/v1\"\napi_key = \"file:{}\"\n",
+        path.display()
+    );
+    let s = compile(&text).unwrap();
+    assert_eq!(&*s.providers[0].headers[0].1 .0, "Bearer from-a-file");
+    assert!(!format!("{:?}", s.providers[0]).contains("from-a-file"));
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn urls_parse_strictly() {
+    use super::compile::parse_url;
+    let u = parse_url("https://api.openai.com/v1").unwrap();
+    assert!(u.https && u.host == "api.openai.com" && u.port == 443 && u.path == "/v1");
+    let u = parse_url("http://[::1]:8080").unwrap();
+    assert!(u.host == "::1" && u.port == 8080 && u.path.is_empty());
+    for bad in ["api.openai.com", "https://", "http://h:port/", "http://u@h/", "http://h/v1?x=1"] {
+        assert!(parse_url(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn overrides_win_over_the_file() {
+    let o = Overrides { workers: Some(3), listen: Some("127.0.0.1:7".parse().unwrap()), ..Overrides::default() };
+    let s = from_str("x.toml", BASIC, &o).unwrap();
+    assert_eq!(s.server.workers, 3);
+    assert_eq!(s.server.listen.port(), 7);
+}
+
+#[test]
+fn demo_has_the_demo_model_and_accepts_anonymous() {
+    let (s, _) = demo(&ov()).unwrap();
+    assert!(s.demo && s.auth.allow_anonymous);
+    assert!(s.resolve(DEMO_MODEL.as_bytes()).is_some());
+    assert!(s.key_is_valid(DEMO_KEY.as_bytes()));
+}
+
+#[test]
+fn tls_files_are_checked() {
+    let e = err("[server.tls]\ncert_file = \"/nonexistent/cert.pem\"\nkey_file = \"/nonexistent/key.pem\"\n");
+    assert_eq!((e.line, e.field.as_str()), (Some(2), "server.tls.cert_file"), "{e}");
+}
