@@ -67,11 +67,13 @@ pub(super) fn scan_string<S: Sink>(
 /// A run of string content between escapes: no control characters, valid UTF-8.
 #[inline]
 fn check_run(run: &[u8], offset: usize) -> Result<(), JsonError> {
-    if printable_ascii(run) {
-        return Ok(());
-    }
-    if let Some(p) = run.iter().position(|&b| b < 0x20) {
+    let (control, non_ascii) = classify(run);
+    if control {
+        let p = run.iter().position(|&b| b < 0x20).unwrap_or(0);
         return Err(JsonError::new(offset + p, BadString));
+    }
+    if !non_ascii {
+        return Ok(());
     }
     match std::str::from_utf8(run) {
         Ok(_) => Ok(()),
@@ -79,25 +81,37 @@ fn check_run(run: &[u8], offset: usize) -> Result<(), JsonError> {
     }
 }
 
-/// Whether every byte is in 0x20..=0x7F, eight bytes at a time. For a lane below 0x20 the
-/// subtraction sets its high bit (a borrow it passes upward can only add flags, never
-/// clear one); a lane at or above 0x80 has its high bit set already. Lanes in range
-/// neither borrow nor carry a high bit, so the whole word is clean only if all are.
+/// Whether `run` has a byte below 0x20, and whether it has one at or above 0x80, eight
+/// bytes at a time. In `w - 0x20..20`, a lane below 0x20 gets its high bit set and
+/// borrows from the lane above; `& !w` drops lanes whose own high bit was set. A borrow
+/// can only raise a false flag above a true one, so the word is flagged exactly when one
+/// of its lanes is a control character.
 #[inline]
-fn printable_ascii(run: &[u8]) -> bool {
+fn classify(run: &[u8]) -> (bool, bool) {
     const LOW: u64 = 0x2020_2020_2020_2020;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut words = run.chunks_exact(8);
-    let mut flags = 0u64;
-    for w in &mut words {
-        let w = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
-        flags |= (w.wrapping_sub(LOW) | w) & HIGH;
+    if run.len() < 8 {
+        let control = run.iter().fold(false, |c, &b| c | (b < 0x20));
+        let high = run.iter().fold(false, |h, &b| h | (b >= 0x80));
+        return (control, high);
     }
-    let tail = words
-        .remainder()
-        .iter()
-        .fold(false, |bad, &b| bad | !(0x20..0x80).contains(&b));
-    flags == 0 && !tail
+    let word = |at: usize| {
+        let w = &run[at..at + 8];
+        u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]])
+    };
+    // Whole words, then the last eight bytes (overlapping is harmless: flags only OR).
+    let (mut control, mut high) = (0u64, 0u64);
+    let mut at = 0;
+    while at + 8 <= run.len() {
+        let w = word(at);
+        control |= w.wrapping_sub(LOW) & !w & HIGH;
+        high |= w & HIGH;
+        at += 8;
+    }
+    let w = word(run.len() - 8);
+    control |= w.wrapping_sub(LOW) & !w & HIGH;
+    high |= w & HIGH;
+    (control != 0, high != 0)
 }
 
 /// The escape whose backslash is `body[i]`; returns the index after it.

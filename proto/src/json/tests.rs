@@ -210,6 +210,45 @@ fn error_offsets_point_at_the_problem() {
     );
 }
 
+#[test]
+fn string_runs_are_checked_at_every_position() {
+    // Runs shorter and longer than a word, with the odd byte at each position, so the
+    // word-at-a-time check and its overlapping tail are both exercised.
+    for len in [1, 7, 8, 9, 15, 16, 17, 40] {
+        for p in 0..len {
+            let mut run = vec![b'a'; len];
+            let doc = |run: &[u8]| [&b"{\"k\":\""[..], run, b"\"}"].concat();
+            run[p] = 0x1f;
+            assert_eq!(
+                scan(&doc(&run)),
+                Err(JsonError {
+                    offset: 6 + p,
+                    kind: BadString
+                }),
+                "{len} {p}"
+            );
+            run[p] = 0xff;
+            assert_eq!(
+                scan(&doc(&run)),
+                Err(JsonError {
+                    offset: 6 + p,
+                    kind: BadString
+                }),
+                "{len} {p}"
+            );
+            run[p] = 0x7f;
+            assert_eq!(scan(&doc(&run)), Ok(()));
+            run[p] = b' ';
+            assert_eq!(scan(&doc(&run)), Ok(()));
+            let mut utf8 = run.clone();
+            utf8.splice(p..p + 1, "é".bytes());
+            assert_eq!(scan(&doc(&utf8)), Ok(()));
+            utf8.truncate(p + 1);
+            assert_eq!(kind_of(&doc(&utf8)), Some(BadString), "cut UTF-8 sequence");
+        }
+    }
+}
+
 fn nested(depth: usize) -> Vec<u8> {
     // depth containers in all: the top-level object, then arrays.
     let mut doc = b"{\"a\":".to_vec();
