@@ -71,8 +71,11 @@ impl<A: AsyncWriteRent, B: AsyncWriteRent> AsyncWriteRent for Either<A, B> {
 /// connection in that case.
 pub async fn read_more<S: AsyncReadRent>(s: &mut S, buf: &mut Vec<u8>, reserve: usize) -> io::Result<usize> {
     buf.reserve(reserve);
-    let (r, b) = s.read(std::mem::take(buf)).await;
-    *buf = b;
+    let len = buf.len();
+    // A `Vec` as an `IoBufMut` is read into from its start; the slice reads into the
+    // spare capacity after the bytes already buffered.
+    let (r, b) = s.read(std::mem::take(buf).slice_mut(len..)).await;
+    *buf = b.into_inner();
     r
 }
 
