@@ -132,7 +132,7 @@ impl Frames for CompletionStream<'_> {
 
 async fn stream<S: AsyncWriteRent>(c: &mut Conn<'_>, io: &mut S, req: &mut Req, mut frames: impl Frames) -> Next {
     let chunked = req.version == proto::http1::Version::Http11;
-    if !chunked {
+    if !chunked || c.w.draining() {
         req.keep_alive = false;
     }
     req.status = 200;

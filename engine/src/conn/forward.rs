@@ -280,6 +280,11 @@ pub(super) async fn forward<S: AsyncReadRent + AsyncWriteRent>(
         // An HTTP/1.0 client gets a close-delimited body.
         req.keep_alive = false;
     }
+    if w.draining() {
+        // The drain began while this request was upstream: this is the connection's
+        // last response, and the head must say so.
+        req.keep_alive = false;
+    }
     let is_sse = find_header(&ubuf, &uheaders[..resp.header_count], b"content-type")
         .is_some_and(|v| v.len() >= 17 && v[..17].eq_ignore_ascii_case(b"text/event-stream"));
     write_response_head(wbuf, &ubuf, &uheaders, &resp, req, client_chunked);

@@ -483,6 +483,8 @@ impl Conn<'_> {
 
     async fn respond_json<S: AsyncWriteRent>(&mut self, io: &mut S, status: u16, body: &[u8], req: &mut Req) -> Next {
         self.wbuf.clear();
+        // A drain that began during the request makes this the connection's last response.
+        req.keep_alive &= !self.w.draining();
         response::json(&mut self.wbuf, status, body, req);
         req.status = status;
         self.send(io, req).await
@@ -496,7 +498,7 @@ impl Conn<'_> {
         req: &mut Req,
     ) -> Next {
         self.wbuf.clear();
-        if matches!(err, GatewayError::Http(_) | GatewayError::HeadTimeout | GatewayError::BodyTimeout) {
+        if matches!(err, GatewayError::Http(_) | GatewayError::HeadTimeout | GatewayError::BodyTimeout) || self.w.draining() {
             req.keep_alive = false;
         }
         response::error(&mut self.wbuf, err, detail, req);
