@@ -3,8 +3,9 @@
 //! worker's own metrics shard, and the access-log channel.
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -26,6 +27,9 @@ const BUF_POOL_MAX: usize = 256;
 const BUF_KEEP_BYTES_MAX: usize = 256 * 1024;
 /// Initial capacity of a connection buffer.
 pub const BUF_INITIAL_BYTES: usize = 16 * 1024;
+/// After the drain deadline, how long connections get to unwind once their sockets are
+/// shut down.
+const FORCE_CLOSE_WAIT: Duration = Duration::from_secs(1);
 
 /// Per-worker state, shared by the worker's connection tasks through an `Rc`.
 pub struct Worker {
@@ -38,6 +42,10 @@ pub struct Worker {
     pub tls: Option<monoio_rustls::TlsAcceptor>,
     next_request: Cell<u64>,
     active: Cell<usize>,
+    /// The client sockets of open connections, to shut down when the drain deadline
+    /// passes. INVARIANT: an fd is removed, with no await in between, when its
+    /// connection's stream is dropped, so it is never a closed (or reused) number.
+    conns: RefCell<HashSet<RawFd>>,
     bufs: RefCell<Vec<Vec<u8>>>,
 }
 
@@ -127,6 +135,7 @@ async fn serve(start: Start, legacy: bool) -> std::io::Result<()> {
         tls,
         next_request: Cell::new(0),
         active: Cell::new(0),
+        conns: RefCell::new(HashSet::new()),
         bufs: RefCell::new(Vec::new()),
     });
     monoio::spawn(watch_wake(w.clone(), wake));
@@ -155,6 +164,20 @@ async fn serve(start: Start, legacy: bool) -> std::io::Result<()> {
     }
     if w.active.get() > 0 {
         log::warn("drain deadline passed; closing connections", &[("worker", &id.to_string()), ("open", &w.active.get().to_string())]);
+        // Returning would leave the connection tasks behind with their sockets open
+        // (the client and the upstream would wait forever). shutdown(2) wakes every
+        // read, write and disconnect watch on them, so each task ends and closes its
+        // upstream connection too.
+        for &fd in w.conns.borrow().iter() {
+            // SAFETY: shutdown(2) touches no memory; `fd` is open (see `conns`).
+            unsafe {
+                libc::shutdown(fd, libc::SHUT_RDWR);
+            }
+        }
+        let until = Instant::now() + FORCE_CLOSE_WAIT;
+        while w.active.get() > 0 && Instant::now() < until {
+            monoio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
     w.pool.borrow_mut().clear();
     Ok(())
@@ -167,6 +190,7 @@ async fn connection(w: Rc<Worker>, stream: TcpStream, peer: SocketAddr) {
     w.active.set(w.active.get() + 1);
     let _ = stream.set_nodelay(true);
     let fd = stream.as_raw_fd();
+    w.conns.borrow_mut().insert(fd);
     match &w.tls {
         None => crate::conn::serve(&w, crate::io::ClientIo::Plain(stream), peer, fd).await,
         Some(acceptor) => {
@@ -176,6 +200,7 @@ async fn connection(w: Rc<Worker>, stream: TcpStream, peer: SocketAddr) {
             }
         }
     }
+    w.conns.borrow_mut().remove(&fd);
     w.active.set(w.active.get() - 1);
     shard.dec(&shard.connections_open);
 }
