@@ -1,1 +1,15 @@
+//! End-to-end tests: the real gateway in-process on port 0, the `loadtest` mock as its
+//! upstream, and raw HTTP/1.1 (or rustls) clients. Every I/O test runs once per monoio
+//! driver (`name::io_uring`, `name::epoll`); see `sluice_tests::both_drivers!`.
 
+mod admin;
+mod cancel;
+mod concurrency;
+mod errors;
+mod keepalive;
+mod limits;
+mod roundtrip;
+mod shutdown;
+mod tls;
+
+use sluice_tests::*;
