@@ -171,7 +171,10 @@ impl ChunkedDecoder {
                 }
                 _ if pos == input.len() => return Ok((pos, ChunkEvent::Partial)),
                 _ => match self.framing(&input[pos..]) {
-                    Ok(n) => pos += n,
+                    Ok(n) => {
+                        debug_assert!(n > 0, "framing makes progress");
+                        pos += n;
+                    }
                     Err(e) => {
                         self.state = State::Failed(e);
                         return Err(e);

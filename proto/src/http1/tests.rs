@@ -1193,3 +1193,514 @@ fn write_header_appends_a_field_line() {
     write_header(&mut out, b"Content-Type", b"text/event-stream");
     assert_eq!(out, b"xContent-Type: text/event-stream\r\n");
 }
+
+// ---------------------------------------------------------------------------------------
+// Property tests against the naive reference.
+// ---------------------------------------------------------------------------------------
+
+mod props {
+    use super::*;
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+    use reference::NaiveRequest;
+
+    fn config(cases: u32) -> ProptestConfig {
+        // No regression files written into the source tree; failures print their input.
+        ProptestConfig {
+            cases,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        }
+    }
+
+    /// A parsed head, owned, in the reference's shape.
+    fn owned(buf: &[u8], head: &RequestHead, headers: &Headers) -> NaiveRequest {
+        NaiveRequest {
+            method: head.method_span.of(buf).to_vec(),
+            target: head.target.of(buf).to_vec(),
+            path: head.path.of(buf).to_vec(),
+            version: head.version,
+            headers: headers[..head.header_count]
+                .iter()
+                .map(|h| (h.name.of(buf).to_vec(), h.value.of(buf).to_vec()))
+                .collect(),
+            head_len: head.head_len,
+            body: head.body,
+            keep_alive: head.keep_alive,
+            expect_continue: head.expect_continue,
+        }
+    }
+
+    fn fast(buf: &[u8], limits: &Limits) -> Result<Option<NaiveRequest>, Error> {
+        let mut headers = EMPTY_HEADERS;
+        Ok(match parse_request(buf, &mut headers, limits)? {
+            Status::Complete(head) => Some(owned(buf, &head, &headers)),
+            Status::Partial => None,
+        })
+    }
+
+    #[derive(Clone, Debug)]
+    struct Chunk {
+        data: Vec<u8>,
+        zeros: usize,
+        upper: bool,
+        ext: Option<String>,
+    }
+
+    #[derive(Clone, Debug)]
+    struct ChunkedBody {
+        chunks: Vec<Chunk>,
+        last_ext: Option<String>,
+        trailers: Vec<(String, String)>,
+    }
+
+    impl ChunkedBody {
+        fn payload(&self) -> Vec<u8> {
+            self.chunks
+                .iter()
+                .flat_map(|c| c.data.iter().copied())
+                .collect()
+        }
+
+        fn wire(&self) -> Vec<u8> {
+            let mut out = Vec::new();
+            for c in &self.chunks {
+                let size = if c.upper {
+                    format!("{:X}", c.data.len())
+                } else {
+                    format!("{:x}", c.data.len())
+                };
+                out.extend_from_slice("0".repeat(c.zeros).as_bytes());
+                out.extend_from_slice(size.as_bytes());
+                if let Some(ext) = &c.ext {
+                    out.extend_from_slice(format!(";{ext}").as_bytes());
+                }
+                out.extend_from_slice(b"\r\n");
+                out.extend_from_slice(&c.data);
+                out.extend_from_slice(b"\r\n");
+            }
+            out.push(b'0');
+            if let Some(ext) = &self.last_ext {
+                out.extend_from_slice(format!(";{ext}").as_bytes());
+            }
+            out.extend_from_slice(b"\r\n");
+            for (name, value) in &self.trailers {
+                out.extend_from_slice(format!("{name}:{value}\r\n").as_bytes());
+            }
+            out.extend_from_slice(b"\r\n");
+            out
+        }
+    }
+
+    fn ext() -> impl Strategy<Value = String> {
+        "[a-z]{1,5}(=([a-z0-9]{1,5}|\"[a-z ;]{0,6}\"))?( ?; ?[a-z]{1,3})?"
+    }
+
+    fn chunked_body() -> impl Strategy<Value = ChunkedBody> {
+        let chunk = (
+            vec(any::<u8>(), 1..64),
+            0..3usize,
+            any::<bool>(),
+            proptest::option::weighted(0.2, ext()),
+        )
+            .prop_map(|(data, zeros, upper, ext)| Chunk {
+                data,
+                zeros,
+                upper,
+                ext,
+            });
+        let trailer = ("X-[A-Za-z0-9-]{1,10}", "[ \t]?[!-~]{0,12}");
+        (
+            vec(chunk, 0..6),
+            proptest::option::weighted(0.2, ext()),
+            vec(trailer, 0..3),
+        )
+            .prop_map(|(chunks, last_ext, trailers)| ChunkedBody {
+                chunks,
+                last_ext,
+                trailers,
+            })
+    }
+
+    #[derive(Clone, Debug)]
+    enum Body {
+        None,
+        Length(Vec<u8>),
+        Chunked(ChunkedBody),
+    }
+
+    #[derive(Clone, Debug)]
+    struct Request {
+        method: String,
+        target: String,
+        http10: bool,
+        /// (name, padding before, value, padding after)
+        headers: Vec<(String, String, String, String)>,
+        body: Body,
+        framing_at: usize,
+        connection: Option<&'static str>,
+        expect: bool,
+    }
+
+    impl Request {
+        /// (head bytes, body bytes)
+        fn wire(&self) -> (Vec<u8>, Vec<u8>) {
+            let version = if self.http10 { "HTTP/1.0" } else { "HTTP/1.1" };
+            let mut lines: Vec<String> = self
+                .headers
+                .iter()
+                .map(|(name, pre, value, post)| format!("{name}:{pre}{value}{post}"))
+                .collect();
+            let (framing, body) = match &self.body {
+                Body::None => (None, Vec::new()),
+                Body::Length(data) => (
+                    Some(format!("content-length: {}", data.len())),
+                    data.clone(),
+                ),
+                Body::Chunked(chunked) => (
+                    Some("Transfer-Encoding: chunked".to_string()),
+                    chunked.wire(),
+                ),
+            };
+            if let Some(line) = framing {
+                lines.insert(self.framing_at.min(lines.len()), line);
+            }
+            if let Some(connection) = self.connection {
+                lines.push(format!("Connection: {connection}"));
+            }
+            if self.expect {
+                lines.push("Expect: 100-continue".to_string());
+            }
+            let mut head = format!("{} {} {version}\r\n", self.method, self.target);
+            for line in lines {
+                head.push_str(&line);
+                head.push_str("\r\n");
+            }
+            head.push_str("\r\n");
+            (head.into_bytes(), body)
+        }
+    }
+
+    fn request() -> impl Strategy<Value = Request> {
+        let method = prop_oneof![
+            Just("GET".to_string()),
+            Just("POST".to_string()),
+            Just("PUT".to_string()),
+            Just("DELETE".to_string()),
+            Just("OPTIONS".to_string()),
+            "[A-Za-z0-9!#$%&'*+.^_`|~-]{1,10}",
+        ];
+        let target = prop_oneof![
+            "/[A-Za-z0-9._~%!$&'()*+,;=:@/-]{0,60}(\\?[A-Za-z0-9._~%!$&'()*+,;=:@/?-]{0,40})?",
+            Just("*".to_string()),
+            "http://[a-z]{1,10}(:[0-9]{2,4})?/[a-z/?=]{0,20}",
+        ];
+        let header = (
+            "X-[A-Za-z0-9!#$%&'*+.^_`|~-]{1,16}|Host|Authorization|User-Agent|Accept",
+            "[ \t]{0,2}",
+            "([!-~é]([ -~\té]{0,40}[!-~])?)?",
+            "[ \t]{0,2}",
+        );
+        let body = prop_oneof![
+            Just(Body::None),
+            vec(any::<u8>(), 0..200).prop_map(Body::Length),
+            chunked_body().prop_map(Body::Chunked),
+        ];
+        let connection = proptest::option::of(proptest::sample::select(vec![
+            "close",
+            "keep-alive",
+            "Keep-Alive, Upgrade",
+            "upgrade",
+            "CLOSE , te",
+        ]));
+        (
+            method,
+            target,
+            any::<bool>(),
+            vec(header, 0..8),
+            body,
+            any::<usize>(),
+            connection,
+            any::<bool>(),
+        )
+            .prop_map(
+                |(method, target, http10, mut headers, body, framing_at, connection, expect)| {
+                    // At most one Host (two are rejected; that is tested elsewhere).
+                    let mut seen_host = false;
+                    headers.retain(|h| !(h.0 == "Host" && std::mem::replace(&mut seen_host, true)));
+                    // Chunked is HTTP/1.1 only.
+                    let body = match body {
+                        Body::Chunked(c) if http10 => Body::Length(c.payload()),
+                        body => body,
+                    };
+                    Request {
+                        method,
+                        target,
+                        http10,
+                        headers,
+                        body,
+                        framing_at,
+                        connection,
+                        expect,
+                    }
+                },
+            )
+    }
+
+    /// Split `input` into pieces of the given sizes (cycled; 0 means an empty piece).
+    fn pieces<'a>(input: &'a [u8], sizes: &[usize]) -> Vec<&'a [u8]> {
+        let sizes = if sizes.iter().all(|&n| n == 0) {
+            &[1][..]
+        } else {
+            sizes
+        };
+        let mut out = Vec::new();
+        let mut at = 0;
+        let mut i = 0;
+        while at < input.len() {
+            let n = sizes
+                .get(i % sizes.len().max(1))
+                .copied()
+                .unwrap_or(input.len())
+                .min(input.len() - at);
+            out.push(&input[at..at + n]);
+            at += n;
+            i += 1;
+        }
+        out
+    }
+
+    #[derive(Debug, PartialEq, Eq)]
+    enum Outcome {
+        Done(Vec<u8>, usize),
+        Incomplete,
+        Failed(Error),
+    }
+
+    fn naive_outcome(input: &[u8], body_max: u64, line_max: usize, trailer_max: usize) -> Outcome {
+        match reference::decode_chunked_naive_with(input, body_max, line_max, trailer_max) {
+            Ok(Some((payload, used))) => Outcome::Done(payload, used),
+            Ok(None) => Outcome::Incomplete,
+            Err(e) => Outcome::Failed(e),
+        }
+    }
+
+    /// Feed `input` to `decoder` in the given pieces through `step`.
+    fn stepped_outcome(mut decoder: ChunkedDecoder, input: &[u8], sizes: &[usize]) -> Outcome {
+        let mut payload = Vec::new();
+        let mut used_total = 0;
+        for piece in pieces(input, sizes) {
+            let mut at = 0;
+            loop {
+                match decoder.step(&piece[at..]) {
+                    Err(e) => return Outcome::Failed(e),
+                    Ok((used, ChunkEvent::Data { start, end })) => {
+                        assert!(
+                            start < end && end == used,
+                            "data spans are non-empty and end the consumption"
+                        );
+                        payload.extend_from_slice(&piece[at + start..at + end]);
+                        at += used;
+                    }
+                    Ok((used, ChunkEvent::Partial)) => {
+                        assert_eq!(at + used, piece.len(), "Partial consumes all input");
+                        used_total += piece.len();
+                        break;
+                    }
+                    Ok((used, ChunkEvent::Done)) => {
+                        assert!(decoder.is_done());
+                        return Outcome::Done(payload, used_total + at + used);
+                    }
+                }
+            }
+        }
+        Outcome::Incomplete
+    }
+
+    fn whole_outcome(mut decoder: ChunkedDecoder, input: &[u8]) -> Outcome {
+        let mut out = Vec::new();
+        match decoder.decode_into(input, &mut out) {
+            Ok((used, true)) => Outcome::Done(out, used),
+            Ok((used, false)) => {
+                assert_eq!(used, input.len());
+                Outcome::Incomplete
+            }
+            Err(e) => Outcome::Failed(e),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(config(192))]
+
+        /// Valid requests parse to what the reference says, Partial at every cut before
+        /// the end of the head and the same Complete at every cut after it; their bodies
+        /// decode to what was sent, and a pipelined request after them is found.
+        #[test]
+        fn valid_requests_at_every_split(request in request(), sizes in vec(0..40usize, 1..8)) {
+            let (head_bytes, body) = request.wire();
+            let next = b"GET /next HTTP/1.1\r\n\r\n";
+            let buf = [head_bytes.as_slice(), &body, next].concat();
+            let limits = Limits::DEFAULT;
+
+            let parsed = fast(&buf, &limits).unwrap().expect("complete");
+            prop_assert_eq!(Ok(Some(parsed.clone())), reference::parse_request_naive(&buf, &limits));
+            prop_assert_eq!(parsed.head_len, head_bytes.len());
+            prop_assert_eq!(parsed.method.as_slice(), request.method.as_bytes());
+            prop_assert_eq!(parsed.target.as_slice(), request.target.as_bytes());
+            prop_assert_eq!(parsed.headers.len(), head_bytes.split(|&b| b == b'\n').count() - 3);
+            for cut in 0..head_bytes.len() {
+                prop_assert_eq!(fast(&buf[..cut], &limits), Ok(None), "cut at {}", cut);
+            }
+            for cut in head_bytes.len()..(head_bytes.len() + 3).min(buf.len()) {
+                prop_assert_eq!(fast(&buf[..cut], &limits), Ok(Some(parsed.clone())), "cut at {}", cut);
+            }
+
+            let body_at = parsed.head_len;
+            let body_len = match (&request.body, parsed.body) {
+                (Body::None, BodyFraming::None) => 0,
+                (Body::Length(data), BodyFraming::Length(n)) => {
+                    prop_assert_eq!(n as usize, data.len());
+                    prop_assert_eq!(&buf[body_at..body_at + data.len()], data.as_slice());
+                    data.len()
+                }
+                (Body::Chunked(chunked), BodyFraming::Chunked) => {
+                    let rest = &buf[body_at..];
+                    let expected = Outcome::Done(chunked.payload(), body.len());
+                    prop_assert_eq!(&stepped_outcome(ChunkedDecoder::new(limits.body_bytes_max), rest, &sizes), &expected);
+                    prop_assert_eq!(&naive_outcome(rest, limits.body_bytes_max, 1024, 8192), &expected);
+                    body.len()
+                }
+                (body, framing) => return Err(TestCaseError::fail(format!("{body:?} framed as {framing:?}"))),
+            };
+            let next_request = fast(&buf[body_at + body_len..], &limits).unwrap().expect("pipelined request");
+            prop_assert_eq!(next_request.path.as_slice(), b"/next");
+        }
+
+        /// The framing decision for any mix of framing fields equals the reference's,
+        /// error variant included.
+        #[test]
+        fn framing_fields_agree_with_reference(
+            fields in vec((
+                proptest::sample::select(vec![
+                    "Content-Length", "content-length", "Transfer-Encoding", "TRANSFER-ENCODING",
+                    "Connection", "Expect", "Host",
+                ]),
+                proptest::sample::select(vec![
+                    "0", "5", "05", "5, 5", "5,5", "1,2", "+5", "-5", "0x10", "", " ", "5 5", "5,",
+                    "18446744073709551615", "18446744073709551616", "33554432", "33554433",
+                    "chunked", "Chunked", "gzip, chunked", "chunked, gzip", "chunked,chunked", "identity",
+                    "xchunked", ",chunked,", "close", "keep-alive", "100-continue", "upgrade, close",
+                ]),
+            ), 0..5),
+            http10 in any::<bool>(),
+        ) {
+            let version = if http10 { "HTTP/1.0" } else { "HTTP/1.1" };
+            let mut head = format!("POST /x {version}\r\n");
+            for (name, value) in &fields {
+                head.push_str(&format!("{name}: {value}\r\n"));
+            }
+            head.push_str("\r\n");
+            let limits = Limits::DEFAULT;
+            prop_assert_eq!(fast(head.as_bytes(), &limits), reference::parse_request_naive(head.as_bytes(), &limits));
+        }
+
+        /// Valid chunked bodies in any pieces decode to their payload, as the reference
+        /// does; `decode_into` on the whole agrees.
+        #[test]
+        fn chunked_any_split_equals_reference(body in chunked_body(), sizes in vec(0..20usize, 1..10)) {
+            let wire = body.wire();
+            let expected = Outcome::Done(body.payload(), wire.len());
+            prop_assert_eq!(&naive_outcome(&wire, u64::MAX, 1024, 8192), &expected);
+            prop_assert_eq!(&stepped_outcome(ChunkedDecoder::new(u64::MAX), &wire, &sizes), &expected);
+            prop_assert_eq!(&stepped_outcome(ChunkedDecoder::new(u64::MAX), &wire, &[1]), &expected);
+            prop_assert_eq!(&whole_outcome(ChunkedDecoder::new(u64::MAX), &wire), &expected);
+        }
+
+        /// Any bytes at all, with any (small) limits: no panic, and the same verdict as
+        /// the reference (complete with the same payload, incomplete, or the same error),
+        /// whole or in pieces.
+        #[test]
+        fn chunked_garbage_agrees_with_reference(
+            prefix in proptest::option::of(chunked_body()),
+            cut in any::<usize>(),
+            garbage in vec(prop_oneof![
+                4 => proptest::sample::select(b"0123456789abcdefABCDEF;=\r\n :\t\0xzZ-\"".to_vec()),
+                1 => any::<u8>(),
+            ], 0..48),
+            body_max in 0..80u64,
+            line_max in 1..10usize,
+            trailer_max in 2..24usize,
+            sizes in vec(0..8usize, 1..6),
+        ) {
+            let mut input = prefix.map(|b| b.wire()).unwrap_or_default();
+            input.truncate(cut % (input.len() + 1));
+            input.extend_from_slice(&garbage);
+            let expected = naive_outcome(&input, body_max, line_max, trailer_max);
+            let decoder = ChunkedDecoder::with_limits(body_max, line_max, trailer_max);
+            prop_assert_eq!(&whole_outcome(decoder.clone(), &input), &expected);
+            prop_assert_eq!(&stepped_outcome(decoder.clone(), &input, &sizes), &expected);
+            prop_assert_eq!(&stepped_outcome(decoder, &input, &[1]), &expected);
+        }
+
+        /// Mangled requests never panic either parser; the fast parser accepts exactly what
+        /// the reference accepts (it may reject an incomplete head early, never accept
+        /// one the reference rejects), with identical results.
+        #[test]
+        fn mangled_requests_agree_with_reference(
+            request in request(),
+            edits in vec((any::<usize>(), proptest::sample::select(
+                b"\0\r\n \t:,;\x0b\x7f\xffaZ0".to_vec()), 0..3usize), 1..4),
+        ) {
+            let (mut buf, body) = request.wire();
+            buf.extend_from_slice(&body);
+            for (at, byte, op) in edits {
+                let at = at % (buf.len() + 1);
+                match op {
+                    0 => buf.insert(at, byte),
+                    1 if at < buf.len() => buf[at] = byte,
+                    _ if at < buf.len() => { buf.remove(at); }
+                    _ => {}
+                }
+            }
+            let limits = Limits::DEFAULT;
+            let fast_result = fast(&buf, &limits);
+            let naive_result = reference::parse_request_naive(&buf, &limits);
+            match (&fast_result, &naive_result) {
+                (Ok(Some(a)), Ok(Some(b))) => prop_assert_eq!(a, b),
+                (Err(_), Err(_)) | (Err(_), Ok(None)) | (Ok(None), Ok(None)) => {}
+                _ => return Err(TestCaseError::fail(format!("fast {fast_result:?} vs naive {naive_result:?}"))),
+            }
+            let mut headers = EMPTY_HEADERS;
+            if let Ok(Status::Complete(head)) = parse_response(&buf, &mut headers, &limits, false) {
+                prop_assert!(head.head_len <= buf.len() && head.header_count <= limits.header_count_max);
+                for h in &headers[..head.header_count] {
+                    prop_assert!(h.name.end as usize <= head.head_len && h.value.end as usize <= head.head_len);
+                }
+            }
+        }
+
+        /// Random bytes, request- or response-shaped: no panic, and spans stay in the head.
+        #[test]
+        fn head_garbage_never_panics(
+            start in proptest::sample::select(vec!["", "GET / HTTP/1.1\r\n", "HTTP/1.1 200 OK\r\n", "\r\n"]),
+            garbage in vec(prop_oneof![
+                4 => proptest::sample::select(b"GET HTTP/1.0 200\r\n:, \t\0\x80abcXYZ-chunked".to_vec()),
+                1 => any::<u8>(),
+            ], 0..96),
+            head_request in any::<bool>(),
+        ) {
+            let buf = [start.as_bytes(), &garbage].concat();
+            let limits = Limits { head_bytes_max: 64, header_count_max: 4, uri_bytes_max: 16, body_bytes_max: 100 };
+            let mut headers = EMPTY_HEADERS;
+            if let Ok(Status::Complete(head)) = parse_request(&buf, &mut headers, &limits) {
+                prop_assert!(head.head_len <= limits.head_bytes_max && head.header_count <= limits.header_count_max);
+                prop_assert!(head.target.len() <= limits.uri_bytes_max);
+                prop_assert!(head.method_span.end as usize <= head.head_len);
+            }
+            if let Ok(Status::Complete(head)) = parse_response(&buf, &mut headers, &limits, head_request) {
+                prop_assert!(head.head_len <= limits.head_bytes_max && head.header_count <= limits.header_count_max);
+                prop_assert!(head.reason.end as usize <= head.head_len);
+            }
+        }
+    }
+}
