@@ -194,9 +194,10 @@ async fn connection(w: Rc<Worker>, stream: TcpStream, peer: SocketAddr) {
     match &w.tls {
         None => crate::conn::serve(&w, crate::io::ClientIo::Plain(stream), peer, fd).await,
         Some(acceptor) => {
-            match monoio::time::timeout(w.snap.server.header_read_timeout, acceptor.accept(stream)).await {
-                Ok(Ok(tls)) => crate::conn::serve(&w, crate::io::ClientIo::Tls(tls), peer, fd).await,
-                Ok(Err(_)) | Err(_) => {}
+            // A handshake that fails or outlasts the head timeout just closes.
+            let handshake = monoio::time::timeout(w.snap.server.header_read_timeout, acceptor.accept(stream)).await;
+            if let Ok(Ok(tls)) = handshake {
+                crate::conn::serve(&w, crate::io::ClientIo::Tls(tls), peer, fd).await;
             }
         }
     }
