@@ -509,6 +509,13 @@ impl Conn<'_> {
 
     /// Write `wbuf` to the client.
     async fn send<S: AsyncWriteRent>(&mut self, io: &mut S, req: &mut Req) -> Next {
+        if req.method == Method::Head {
+            // A response to HEAD is its head alone (RFC 9110 §9.3.2; Content-Length still
+            // says what GET would get): body bytes would be read as the next response.
+            if let Some(end) = self.wbuf.windows(4).position(|w| w == b"\r\n\r\n") {
+                self.wbuf.truncate(end + 4);
+            }
+        }
         req.bytes_out += self.wbuf.len() as u64;
         match write_all(io, &mut self.wbuf).await {
             Ok(()) => Next::Continue,
