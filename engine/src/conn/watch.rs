@@ -11,8 +11,12 @@
 //! socket). The dup is made once per connection, on its first forwarded request.
 
 use std::os::fd::{FromRawFd, RawFd};
+use std::time::Duration;
 
 use monoio::net::TcpStream;
+
+/// How often a watch whose socket holds unread bytes checks for the peer's FIN.
+const HANGUP_POLL: Duration = Duration::from_millis(100);
 
 pub struct Watch {
     stream: TcpStream,
@@ -52,9 +56,21 @@ impl Watch {
         }
     }
 
-    /// Resolves when the client has closed or reset the connection. Pipelined bytes from
-    /// a live client are left in the socket, and the watch then stays pending: a client
-    /// that keeps sending is not going away.
+    /// Whether the peer has shut down its side (FIN or RST), even with unread bytes
+    /// queued before it: POLLRDHUP sees past them where a peek cannot.
+    fn hung_up(&self) -> bool {
+        let mut p = libc::pollfd { fd: self.fd, events: libc::POLLRDHUP, revents: 0 };
+        // SAFETY: `p` is one valid pollfd; a zero timeout never blocks.
+        let n = unsafe { libc::poll(&mut p, 1, 0) };
+        n > 0 && p.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0
+    }
+
+    /// Resolves when the client has closed or reset the connection.
+    ///
+    /// Unread bytes are left in the socket for the request path: a pipelined request, or
+    /// a TLS record such as the close_notify alert a TLS client sends just before its
+    /// FIN. Readiness stays set while they wait, so the watch then polls for the FIN
+    /// behind them every [`HANGUP_POLL`] instead of trusting the peek.
     pub async fn closed(&self) {
         loop {
             if self.stream.readable(false).await.is_err() {
@@ -62,7 +78,12 @@ impl Watch {
             }
             match self.peek() {
                 Peek::Closed => return,
-                Peek::Data => std::future::pending::<()>().await,
+                Peek::Data => loop {
+                    if self.hung_up() {
+                        return;
+                    }
+                    monoio::time::sleep(HANGUP_POLL).await;
+                },
                 Peek::WouldBlock => {}
             }
         }
