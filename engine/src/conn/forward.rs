@@ -232,6 +232,28 @@ pub(super) async fn forward<S: AsyncReadRent + AsyncWriteRent>(
         let sent = Instant::now();
         let first_byte_by = (sent + timeouts.first_byte).min(deadline);
         loop {
+            // Parse what is buffered before reading again: an interim response and the
+            // final head often arrive in one read.
+            if !ubuf.is_empty() {
+                match parse_response(&ubuf, &mut uheaders, &UPSTREAM_LIMITS, false) {
+                    Ok(Status::Complete(h)) if h.status >= 100 && h.status < 200 => {
+                        // Interim responses (100 Continue, 103 Early Hints) are not relayed.
+                        ubuf.drain(..h.head_len);
+                        continue;
+                    }
+                    Ok(Status::Complete(h)) => {
+                        req.ttfb = sent.elapsed();
+                        req.upstream_wait += t0.elapsed();
+                        break 'attempt (uio, h);
+                    }
+                    Ok(Status::Partial) => {}
+                    Err(_) => {
+                        req.upstream_wait += t0.elapsed();
+                        w.give_buf(ubuf);
+                        return Outcome::Failed(GatewayError::UpstreamBadResponse);
+                    }
+                }
+            }
             let left = first_byte_by.saturating_duration_since(Instant::now());
             let read = guarded(closed.as_mut(), left, read_more(&mut uio, &mut ubuf, READ_BYTES)).await;
             let failed = match read {
@@ -252,23 +274,6 @@ pub(super) async fn forward<S: AsyncReadRent + AsyncWriteRent>(
                 req.upstream_wait += t0.elapsed();
                 w.give_buf(ubuf);
                 return Outcome::Failed(e);
-            }
-            match parse_response(&ubuf, &mut uheaders, &UPSTREAM_LIMITS, false) {
-                Ok(Status::Complete(h)) if h.status >= 100 && h.status < 200 => {
-                    // Interim responses (100 Continue, 103 Early Hints) are not relayed.
-                    ubuf.drain(..h.head_len);
-                }
-                Ok(Status::Complete(h)) => {
-                    req.ttfb = sent.elapsed();
-                    req.upstream_wait += t0.elapsed();
-                    break 'attempt (uio, h);
-                }
-                Ok(Status::Partial) => {}
-                Err(_) => {
-                    req.upstream_wait += t0.elapsed();
-                    w.give_buf(ubuf);
-                    return Outcome::Failed(GatewayError::UpstreamBadResponse);
-                }
             }
         }
     };
