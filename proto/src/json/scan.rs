@@ -25,13 +25,21 @@ enum State {
     Closed(Kind),
 }
 
-struct Scanner<'a> {
+struct Scanner<'a, 'k, 'f> {
     body: &'a [u8],
     /// INVARIANT: i <= body.len().
     i: usize,
     /// Open containers, the top-level object included.
     depth: usize,
     arrays: [u64; STACK_WORDS],
+    keys: &'k [&'k [u8]],
+    /// INVARIANT: found.len() == keys.len().
+    found: &'f mut [Option<Value>],
+    /// The current top-level member, when its name is one of `keys`: the name's span
+    /// (without quotes).
+    member: Option<(usize, usize)>,
+    /// Where the current top-level member's value starts.
+    member_start: usize,
 }
 
 /// Validate `body` as one JSON object and record, for each name in `keys`, the span of
@@ -53,6 +61,10 @@ pub fn scan_object(
         i: 0,
         depth: 0,
         arrays: [0; STACK_WORDS],
+        keys,
+        found,
+        member: None,
+        member_start: 0,
     };
     s.skip_ws();
     match s.peek() {
@@ -60,137 +72,18 @@ pub fn scan_object(
         Some(_) => return Err(s.error(NotAnObject)),
         None => return Err(s.error(Eof)),
     }
-    // The current top-level member, when its name is one of `keys`: the name's span
-    // (without quotes) and where its value starts.
-    let mut member: Option<(usize, usize)> = None;
-    let mut member_start = 0;
     let mut state = State::ObjectFirst;
     loop {
         state = match state {
-            State::ObjectFirst => {
-                s.skip_ws();
-                if s.peek() == Some(b'}') {
-                    s.i += 1;
-                    State::Closed(Kind::Object)
-                } else {
-                    State::Name
-                }
-            }
-            State::Name => {
-                s.skip_ws();
-                if s.peek() != Some(b'"') {
-                    return Err(s.unexpected());
-                }
-                let start = s.i;
-                s.i = scan_string(body, start, &mut Discard)?;
-                if s.depth == 1 {
-                    let name = &body[start + 1..s.i - 1];
-                    member = keys.contains(&name).then_some((start + 1, s.i - 1));
-                }
-                s.skip_ws();
-                if s.peek() != Some(b':') {
-                    return Err(s.unexpected());
-                }
-                s.i += 1;
-                State::Value
-            }
-            State::ArrayFirst => {
-                s.skip_ws();
-                if s.peek() == Some(b']') {
-                    s.i += 1;
-                    State::Closed(Kind::Array)
-                } else {
-                    State::Value
-                }
-            }
-            State::Value => {
-                s.skip_ws();
-                let start = s.i;
-                if s.depth == 1 {
-                    member_start = start;
-                }
-                let kind = match s.peek() {
-                    Some(b'{') => {
-                        s.open(false)?;
-                        state = State::ObjectFirst;
-                        continue;
-                    }
-                    Some(b'[') => {
-                        s.open(true)?;
-                        state = State::ArrayFirst;
-                        continue;
-                    }
-                    Some(b'"') => {
-                        s.i = scan_string(body, start, &mut Discard)?;
-                        Kind::String
-                    }
-                    Some(b'-' | b'0'..=b'9') => {
-                        s.number()?;
-                        Kind::Number
-                    }
-                    Some(b't') => s.literal(b"true", Kind::Bool)?,
-                    Some(b'f') => s.literal(b"false", Kind::Bool)?,
-                    Some(b'n') => s.literal(b"null", Kind::Null)?,
-                    _ => return Err(s.unexpected()),
-                };
-                if s.depth == 1 {
-                    record(
-                        body,
-                        keys,
-                        found,
-                        member,
-                        Value {
-                            start,
-                            end: s.i,
-                            kind,
-                        },
-                    );
-                }
-                State::AfterValue
-            }
-            State::AfterValue => {
-                s.skip_ws();
-                let in_array = s.top_is_array();
-                match (s.peek(), in_array) {
-                    (Some(b','), false) => {
-                        s.i += 1;
-                        State::Name
-                    }
-                    (Some(b','), true) => {
-                        s.i += 1;
-                        State::Value
-                    }
-                    (Some(b'}'), false) => {
-                        s.i += 1;
-                        State::Closed(Kind::Object)
-                    }
-                    (Some(b']'), true) => {
-                        s.i += 1;
-                        State::Closed(Kind::Array)
-                    }
-                    _ => return Err(s.unexpected()),
-                }
-            }
-            State::Closed(kind) => {
-                s.depth -= 1;
-                if s.depth == 0 {
-                    break;
-                }
-                if s.depth == 1 {
-                    record(
-                        body,
-                        keys,
-                        found,
-                        member,
-                        Value {
-                            start: member_start,
-                            end: s.i,
-                            kind,
-                        },
-                    );
-                }
-                State::AfterValue
-            }
+            State::ObjectFirst => s.object_first(),
+            State::Name => s.name()?,
+            State::ArrayFirst => s.array_first(),
+            State::Value => s.value()?,
+            State::AfterValue => s.after_value()?,
+            State::Closed(kind) => match s.closed(kind) {
+                Some(next) => next,
+                None => break,
+            },
         };
     }
     s.skip_ws();
@@ -200,25 +93,127 @@ pub fn scan_object(
     Ok(())
 }
 
-/// A top-level member's value is complete: store it for every key equal to its name.
-#[inline]
-fn record(
-    body: &[u8],
-    keys: &[&[u8]],
-    found: &mut [Option<Value>],
-    member: Option<(usize, usize)>,
-    value: Value,
-) {
-    let Some((start, end)) = member else { return };
-    let name = &body[start..end];
-    for (key, slot) in keys.iter().zip(found.iter_mut()) {
-        if *key == name {
-            *slot = Some(value);
+impl Scanner<'_, '_, '_> {
+    fn object_first(&mut self) -> State {
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            self.i += 1;
+            State::Closed(Kind::Object)
+        } else {
+            State::Name
         }
     }
-}
 
-impl Scanner<'_> {
+    fn array_first(&mut self) -> State {
+        self.skip_ws();
+        if self.peek() == Some(b']') {
+            self.i += 1;
+            State::Closed(Kind::Array)
+        } else {
+            State::Value
+        }
+    }
+
+    /// A member name and its colon.
+    fn name(&mut self) -> Result<State, JsonError> {
+        self.skip_ws();
+        if self.peek() != Some(b'"') {
+            return Err(self.unexpected());
+        }
+        let start = self.i;
+        self.i = scan_string(self.body, start, &mut Discard)?;
+        if self.depth == 1 {
+            let name = &self.body[start + 1..self.i - 1];
+            self.member = self.keys.contains(&name).then_some((start + 1, self.i - 1));
+        }
+        self.skip_ws();
+        if self.peek() != Some(b':') {
+            return Err(self.unexpected());
+        }
+        self.i += 1;
+        Ok(State::Value)
+    }
+
+    /// A whole scalar, or the opening bracket of a container.
+    fn value(&mut self) -> Result<State, JsonError> {
+        self.skip_ws();
+        let start = self.i;
+        if self.depth == 1 {
+            self.member_start = start;
+        }
+        let kind = match self.peek() {
+            Some(b'{') => {
+                self.open(false)?;
+                return Ok(State::ObjectFirst);
+            }
+            Some(b'[') => {
+                self.open(true)?;
+                return Ok(State::ArrayFirst);
+            }
+            Some(b'"') => {
+                self.i = scan_string(self.body, start, &mut Discard)?;
+                Kind::String
+            }
+            Some(b'-' | b'0'..=b'9') => {
+                self.number()?;
+                Kind::Number
+            }
+            Some(b't') => self.literal(b"true", Kind::Bool)?,
+            Some(b'f') => self.literal(b"false", Kind::Bool)?,
+            Some(b'n') => self.literal(b"null", Kind::Null)?,
+            _ => return Err(self.unexpected()),
+        };
+        if self.depth == 1 {
+            self.record(kind);
+        }
+        Ok(State::AfterValue)
+    }
+
+    fn after_value(&mut self) -> Result<State, JsonError> {
+        self.skip_ws();
+        let next = match (self.peek(), self.top_is_array()) {
+            (Some(b','), false) => State::Name,
+            (Some(b','), true) => State::Value,
+            (Some(b'}'), false) => State::Closed(Kind::Object),
+            (Some(b']'), true) => State::Closed(Kind::Array),
+            _ => return Err(self.unexpected()),
+        };
+        self.i += 1;
+        Ok(next)
+    }
+
+    /// A container has just been closed; `None` when it was the top-level object.
+    fn closed(&mut self, kind: Kind) -> Option<State> {
+        self.depth -= 1;
+        match self.depth {
+            0 => None,
+            1 => {
+                self.record(kind);
+                Some(State::AfterValue)
+            }
+            _ => Some(State::AfterValue),
+        }
+    }
+
+    /// The current top-level member's value ends at `i`: store it for every key equal
+    /// to its name.
+    #[inline]
+    fn record(&mut self, kind: Kind) {
+        let Some((start, end)) = self.member else {
+            return;
+        };
+        let name = &self.body[start..end];
+        let value = Value {
+            start: self.member_start,
+            end: self.i,
+            kind,
+        };
+        for (key, slot) in self.keys.iter().zip(self.found.iter_mut()) {
+            if *key == name {
+                *slot = Some(value);
+            }
+        }
+    }
     #[inline]
     fn peek(&self) -> Option<u8> {
         self.body.get(self.i).copied()

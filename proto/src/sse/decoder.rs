@@ -37,6 +37,7 @@ struct Queued {
 /// count past `event_bytes_max` fails with [`SseError::EventTooLarge`]; events dispatched
 /// before the offending line can still be taken, and every later push fails until
 /// [`Decoder::finish`].
+#[derive(Debug)]
 pub struct Decoder {
     event_bytes_max: usize,
     /// The current line when a push ended inside it (or, while `bom_pending`, the bytes of
