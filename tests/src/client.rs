@@ -180,10 +180,24 @@ impl Client {
     }
 
     pub fn try_read_response(&mut self, timeout: Duration) -> Result<Response, ReadError> {
+        self.read_response_to(timeout, false)
+    }
+
+    /// The response to a HEAD request: no body, whatever its headers say.
+    pub fn read_head_response(&mut self) -> Response {
+        self.read_response_to(WAIT, true)
+            .unwrap_or_else(|e| panic!("reading a response to HEAD: {e:?}"))
+    }
+
+    fn read_response_to(
+        &mut self,
+        timeout: Duration,
+        head_request: bool,
+    ) -> Result<Response, ReadError> {
         let deadline = Instant::now() + timeout;
         let mut hs = EMPTY_HEADERS;
         let head = loop {
-            match parse_response(&self.buf, &mut hs, &LIMITS, false) {
+            match parse_response(&self.buf, &mut hs, &LIMITS, head_request) {
                 Ok(Status::Complete(h)) => break h,
                 Ok(Status::Partial) => self.fill_or_closed(deadline, 0)?,
                 Err(e) => return Err(ReadError::Parse(e)),

@@ -159,6 +159,13 @@ impl Gateway {
         r.text()
     }
 
+    /// Wait (bounded) until the sample `series` reads `want`. Requests are counted
+    /// after their last byte is written, so a client can see a response before its
+    /// count moves.
+    pub fn wait_metric(&self, series: &str, want: f64) -> bool {
+        wait_until(WAIT, || self.metric(series) == want)
+    }
+
     /// The value of one sample line (`name{labels}` exactly as rendered), 0 if absent.
     pub fn metric(&self, series: &str) -> f64 {
         metric(&self.metrics(), series).unwrap_or(0.0)
@@ -472,4 +479,94 @@ pub fn metric_sum(text: &str, name: &str, label: &str) -> f64 {
                 .expect("metric value")
         })
         .sum()
+}
+
+/// A scripted upstream for behaviour the mock does not have: a thread accepts
+/// connections and runs `handler(accept_index, stream)` for each on its own thread.
+/// Stopped on drop.
+pub struct RawUpstream {
+    pub addr: SocketAddr,
+    /// Connections accepted.
+    pub accepted: std::sync::Arc<AtomicU64>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RawUpstream {
+    pub fn start(
+        handler: impl Fn(usize, std::net::TcpStream) + Send + Sync + 'static,
+    ) -> RawUpstream {
+        use std::sync::atomic::AtomicBool;
+        use std::sync::Arc;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, accepted) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicU64::new(0)),
+        );
+        let (st, acc, handler) = (stop.clone(), accepted.clone(), Arc::new(handler));
+        let thread = std::thread::spawn(move || {
+            while !st.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((s, _)) => {
+                        s.set_nonblocking(false).unwrap();
+                        s.set_read_timeout(Some(WAIT)).unwrap();
+                        let i = acc.fetch_add(1, Ordering::Relaxed) as usize;
+                        let h = handler.clone();
+                        std::thread::spawn(move || h(i, s));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
+                }
+            }
+        });
+        RawUpstream {
+            addr,
+            accepted,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for RawUpstream {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Read one request (head and Content-Length body) from `s`, keeping extra bytes in
+/// `buf`. `None` on EOF, error or timeout.
+pub fn read_request(s: &mut std::net::TcpStream, buf: &mut Vec<u8>) -> Option<(Vec<u8>, Vec<u8>)> {
+    use std::io::Read;
+    loop {
+        let mut hs = proto::http1::EMPTY_HEADERS;
+        if let Ok(proto::http1::Status::Complete(h)) =
+            proto::http1::parse_request(buf, &mut hs, &proto::http1::Limits::DEFAULT)
+        {
+            let n = match h.body {
+                proto::http1::BodyFraming::Length(n) => n as usize,
+                _ => 0,
+            };
+            if buf.len() >= h.head_len + n {
+                let head = buf[..h.head_len].to_vec();
+                let body = buf[h.head_len..h.head_len + n].to_vec();
+                buf.drain(..h.head_len + n);
+                return Some((head, body));
+            }
+        }
+        let mut tmp = [0u8; 16 * 1024];
+        match s.read(&mut tmp) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&tmp[..n]),
+        }
+    }
+}
+
+/// A complete response with a JSON body and `extra` header lines.
+pub fn json_response(body: &str, extra: &str) -> Vec<u8> {
+    format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n{extra}content-length: {}\r\n\r\n{body}", body.len()).into_bytes()
 }

@@ -112,6 +112,19 @@ pub fn connect(
     name: &str,
     config: Arc<rustls::ClientConfig>,
 ) -> (Client, Option<Vec<u8>>) {
+    let tls = connect_stream(addr, name, config);
+    let alpn = tls.conn.alpn_protocol().map(<[u8]>::to_vec);
+    let sock = tls.sock.try_clone().unwrap();
+    (Client::over(Box::new(tls), sock), alpn)
+}
+
+/// A TLS stream with the handshake done, for tests that need the rustls connection
+/// (e.g. to send close_notify).
+pub fn connect_stream(
+    addr: SocketAddr,
+    name: &str,
+    config: Arc<rustls::ClientConfig>,
+) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
     let mut tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).unwrap();
     tcp.set_nodelay(true).unwrap();
     tcp.set_read_timeout(Some(crate::WAIT)).unwrap();
@@ -123,12 +136,7 @@ pub fn connect(
         conn.complete_io(&mut tcp)
             .unwrap_or_else(|e| panic!("TLS handshake with {addr}: {e}"));
     }
-    let alpn = conn.alpn_protocol().map(<[u8]>::to_vec);
-    let sock = tcp.try_clone().unwrap();
-    (
-        Client::over(Box::new(rustls::StreamOwned::new(conn, tcp)), sock),
-        alpn,
-    )
+    rustls::StreamOwned::new(conn, tcp)
 }
 
 /// The body every [`TlsUpstream`] response carries.

@@ -12,8 +12,9 @@ both_drivers!(
         assert_eq!(c.request(&post("/v1/chat/completions", &chat_body(MODEL, false), "")).status, 200);
         assert_eq!(c.request(&post("/v1/chat/completions", &chat_body("nope", false), "")).status, 404);
 
-        let text = gw.metrics();
         let series = format!(r#"sluice_requests_total{{route="chat_completions",model="{MODEL}",status="200"}}"#);
+        assert!(gw.wait_metric(r#"sluice_requests_total{route="chat_completions",model="",status="404"}"#, 1.0));
+        let text = gw.metrics();
         assert_eq!(metric(&text, &series), Some(1.0), "{text}");
         assert_eq!(metric(&text, r#"sluice_requests_total{route="chat_completions",model="",status="404"}"#), Some(1.0));
         assert!(text.contains(r#"sluice_gateway_added_seconds_bucket{route="chat_completions",le="+Inf"} 2"#), "{text}");

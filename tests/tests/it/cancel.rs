@@ -65,3 +65,22 @@ both_drivers!(
         assert_eq!(m.stats.connections_accepted.load(Relaxed), 2);
     }
 );
+
+both_drivers!(
+    fn client_that_pipelines_then_disconnects_still_cancels_the_upstream(d) {
+        let m = mock(d);
+        let gw = Gateway::start(&config(m.addr, "", ""), d);
+        let mut c = gw.client();
+        c.send(&post("/v1/chat/completions", &chat_body(MODEL, false), "x-mock-fault: stall\r\n"));
+        assert!(wait_until(WAIT, || m.stats.requests_total.load(Relaxed) == 1));
+        // A second request waits unread in the socket while the first is upstream ...
+        c.send(&get("/v1/models"));
+        std::thread::sleep(Duration::from_millis(50));
+        // ... and then the client goes away.
+        let t0 = Instant::now();
+        drop(c);
+        assert!(wait_until(Duration::from_secs(2), || m.stats.connections_open.load(Relaxed) == 0), "{}", m.stats.summary());
+        assert!(t0.elapsed() < Duration::from_secs(2));
+        assert!(wait_until(Duration::from_secs(1), || gw.metric("sluice_client_aborts_total") == 1.0));
+    }
+);

@@ -47,11 +47,8 @@ both_drivers!(
         assert_eq!(behind.stats.streams_completed.load(Relaxed), STREAMS as u64, "{}", behind.stats.summary());
         // They really overlapped: far more upstream connections than one at a time needs.
         assert!(behind.stats.connections_accepted.load(Relaxed) > 10, "{}", behind.stats.summary());
-        let text = gw.metrics();
-        assert_eq!(
-            metric(&text, &format!(r#"sluice_requests_total{{route="chat_completions",model="{MODEL}",status="200"}}"#)),
-            Some(STREAMS as f64)
-        );
+        let series = format!(r#"sluice_requests_total{{route="chat_completions",model="{MODEL}",status="200"}}"#);
+        assert!(gw.wait_metric(&series, STREAMS as f64), "{}", gw.metrics());
         assert!(wait_until(Duration::from_secs(2), || gw.metric("sluice_open_connections") == 0.0));
     }
 );

@@ -144,9 +144,10 @@ both_drivers!(
             assert_openai_error(&a.body);
         }
         assert_eq!(straight.request(&post(chat, &body, "x-mock-fault: 429\r\nx-mock-retry-after: 7\r\n")).header("retry-after"), Some("7"));
-        let text = gw.metrics();
-        assert_eq!(metric(&text, r#"sluice_requests_total{route="chat_completions",model="mock-plain",status="429"}"#), Some(1.0), "{text}");
-        assert_eq!(metric(&text, r#"sluice_requests_total{route="chat_completions",model="mock-plain",status="503"}"#), Some(1.0));
+        for status in [429, 503, 400] {
+            let series = format!(r#"sluice_requests_total{{route="chat_completions",model="mock-plain",status="{status}"}}"#);
+            assert!(gw.wait_metric(&series, 1.0), "{series}\n{}", gw.metrics());
+        }
     }
 );
 

@@ -130,3 +130,31 @@ both_drivers!(
         assert_eq!(r.status, 401);
     }
 );
+
+both_drivers!(
+    fn upstream_connection_close_and_idle_expiry_are_respected(d) {
+        let m = mock(d);
+        let toml = config(m.addr, "", "").replace("first_byte_timeout_ms = 3000", "first_byte_timeout_ms = 3000, pool_idle_timeout_ms = 150");
+        let gw = Gateway::start(&toml, d);
+        let mut c = gw.client();
+        let body = chat_body(MODEL, false);
+        // `Connection: close` from the upstream: that connection is not pooled.
+        for _ in 0..2 {
+            let r = c.request(&post("/v1/chat/completions", &body, "x-mock-fault: close\r\n"));
+            assert_eq!(r.status, 200);
+            assert_eq!(r.header("connection"), None, "the upstream's close is not the client's");
+        }
+        assert_eq!(m.stats.connections_accepted.load(Relaxed), 2);
+        // A pooled connection idle past pool_idle_timeout_ms is not reused.
+        assert_eq!(c.request(&post("/v1/chat/completions", &body, "")).status, 200);
+        assert_eq!(m.stats.connections_accepted.load(Relaxed), 3);
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(c.request(&post("/v1/chat/completions", &body, "")).status, 200);
+        assert_eq!(m.stats.connections_accepted.load(Relaxed), 4);
+        assert_eq!(gw.metric("sluice_upstream_reuses_total"), 0.0);
+        // Within the idle time it is.
+        assert_eq!(c.request(&post("/v1/chat/completions", &body, "")).status, 200);
+        assert_eq!(m.stats.connections_accepted.load(Relaxed), 4);
+        assert_eq!(gw.metric("sluice_upstream_reuses_total"), 1.0);
+    }
+);

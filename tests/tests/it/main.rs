@@ -5,11 +5,14 @@
 mod admin;
 mod cancel;
 mod concurrency;
+mod demo;
+mod edge;
 mod errors;
 mod keepalive;
 mod limits;
 mod roundtrip;
 mod shutdown;
 mod tls;
+mod upstream;
 
 use sluice_tests::*;

@@ -81,7 +81,7 @@ both_drivers!(
         assert!(r.chunks.len() >= 6, "frames were batched: {} chunks", r.chunks.len());
         let first = r.chunks.first().unwrap().at;
         let last = r.chunks.last().unwrap().at;
-        assert!(first.duration_since(sent) < Duration::from_millis(150), "first frame after {:?}", first.duration_since(sent));
+        assert!(first.duration_since(sent) < Duration::from_millis(500), "first frame after {:?}", first.duration_since(sent));
         assert!(last.duration_since(first) >= Duration::from_millis(200), "all frames within {:?}", last.duration_since(first));
         assert!(String::from_utf8_lossy(&r.chunks.last().unwrap().data).contains("[DONE]"));
     }
@@ -143,5 +143,24 @@ both_drivers!(
         }
         // Without /v1 the same routes answer.
         assert_eq!(c.request(&get("/models")).status, 200);
+    }
+);
+
+both_drivers!(
+    #[ignore = "known gateway bug: an escaped duplicate `model` key reaches the upstream (see the suite's report)"]
+    fn the_upstream_runs_the_model_the_gateway_routed(d) {
+        let m = recording_mock(d);
+        let gw = Gateway::start(&config(m.addr, "", ""), d);
+        // Two `model` members, the second spelled with an escape. JSON parsers unescape
+        // member names and keep the last duplicate, so an upstream would run "gpt-4-32k"
+        // while the gateway routed, authorised and accounted "mock-plain".
+        let body = r#"{"model":"mock-plain","m\u006fdel":"gpt-4-32k","messages":[]}"#;
+        let r = gw.client().request(&post("/v1/chat/completions", body, ""));
+        if r.status == 200 {
+            let seen: serde_json::Value = serde_json::from_slice(&m.recorded()[0].1).unwrap();
+            assert_eq!(seen["model"], PLAIN_MODEL, "the upstream would run another model than the one routed");
+        } else {
+            assert_eq!(r.status, 400, "{}", r.text());
+        }
     }
 );

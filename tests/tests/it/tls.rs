@@ -43,6 +43,39 @@ both_drivers!(
     }
 );
 
+both_drivers!(
+    fn tls_client_closing_with_close_notify_cancels_the_upstream(d) {
+        use std::io::Write;
+        let m = mock(d);
+        let certs = Certs::self_signed();
+        let dir = TempDir::new("server-tls-cancel");
+        let cert = dir.write("cert.pem", certs.cert_pem.as_bytes());
+        let key = dir.write("key.pem", certs.key_pem.as_bytes());
+        let toml = format!(
+            "{}\n[server.tls]\ncert_file = \"{}\"\nkey_file = \"{}\"\n",
+            config(m.addr, "", ""),
+            cert.display(),
+            key.display()
+        );
+        let gw = Gateway::start(&toml, d);
+        let mut tls = sluice_tests::tls::connect_stream(gw.addr, "localhost", certs.client_config());
+        tls.write_all(&post("/v1/chat/completions", &chat_body(MODEL, false), "x-mock-fault: stall\r\n")).unwrap();
+        tls.flush().unwrap();
+        assert!(wait_until(WAIT, || m.stats.requests_total.load(Relaxed) == 1));
+        assert_eq!(m.stats.connections_open.load(Relaxed), 1);
+        // A well-behaved TLS client says goodbye (close_notify), then closes.
+        tls.conn.send_close_notify();
+        tls.flush().unwrap();
+        drop(tls);
+        assert!(
+            wait_until(Duration::from_secs(2), || m.stats.connections_open.load(Relaxed) == 0),
+            "the upstream request outlived its TLS client: {}",
+            m.stats.summary()
+        );
+        assert!(wait_until(Duration::from_secs(1), || gw.metric("sluice_client_aborts_total") == 1.0));
+    }
+);
+
 /// A config with two providers at the same https upstream: one trusting the test CA
 /// through `ca_file`, one with only the public roots.
 fn https_upstream_config(port: u16, ca_file: &std::path::Path) -> String {
