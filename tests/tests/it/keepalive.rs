@@ -158,3 +158,63 @@ both_drivers!(
         assert_eq!(gw.metric("sluice_upstream_reuses_total"), 1.0);
     }
 );
+
+both_drivers!(
+    fn pipelined_after_chunked_bodies_and_early_errors(d) {
+        let m = recording_mock(d);
+        let gw = Gateway::start(&config(m.addr, "", ""), d);
+        let body = chat_body(PLAIN_MODEL, false);
+        let mut c = gw.client();
+
+        // A chunked body arriving in pieces, the last piece carrying the next request.
+        let head = format!("POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {CLIENT_KEY}\r\ntransfer-encoding: chunked\r\n\r\n");
+        let (a, b) = body.as_bytes().split_at(body.len() / 3);
+        c.send(head.as_bytes());
+        c.send(format!("{:x}\r\n", a.len()).as_bytes());
+        std::thread::sleep(Duration::from_millis(5));
+        c.send(a);
+        std::thread::sleep(Duration::from_millis(5));
+        let mut last = format!("\r\n{:x}\r\n", b.len()).into_bytes();
+        last.extend_from_slice(b);
+        last.extend_from_slice(b"\r\n0\r\n\r\n");
+        last.extend_from_slice(&get("/v1/models"));
+        c.send(&last);
+        let r1 = c.read_response();
+        let r2 = c.read_response();
+        assert_eq!(r1.status, 200, "{}", r1.text());
+        assert_eq!(r1.json()["object"], "chat.completion");
+        assert_eq!(r2.status, 200, "{}", r2.text());
+        assert_eq!(r2.json()["object"], "list");
+        assert_eq!(String::from_utf8_lossy(&m.recorded()[0].1), body);
+
+        // Requests rejected before their body is read, each followed by a good one, all
+        // in one write: each rejected body is skipped, not read as the next request.
+        let mut batch = post_with_key("/v1/chat/completions", &body, Some("sk-wrong"), "");
+        batch.extend_from_slice(&post("/v1/chat/completions", &body, ""));
+        batch.extend_from_slice(&post("/v1/nowhere", &body, ""));
+        batch.extend_from_slice(&post("/v1/embeddings", r#"{"model":"embed-e2e","input":"x"}"#, ""));
+        c.send(&batch);
+        let statuses: Vec<u16> = (0..4).map(|_| c.read_response().status).collect();
+        assert_eq!(statuses, [401, 200, 404, 200]);
+
+        // Expect: 100-continue with a chunked body.
+        c.send(
+            format!(
+                "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {CLIENT_KEY}\r\n\
+                 expect: 100-continue\r\ntransfer-encoding: chunked\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        assert_eq!(c.read_response().status, 100);
+        c.send(format!("{:x}\r\n{body}\r\n0\r\n\r\n", body.len()).as_bytes());
+        assert_eq!(c.read_response().status, 200);
+
+        // A head dribbled in three-byte pieces.
+        let req = post("/v1/chat/completions", &body, "");
+        for piece in req.chunks(3) {
+            c.send(piece);
+        }
+        assert_eq!(c.read_response().status, 200);
+        assert_eq!(m.stats.requests_total.load(Relaxed), 5);
+    }
+);
