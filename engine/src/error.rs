@@ -141,6 +141,7 @@ impl GatewayError {
             MalformedJson(k) => match k {
                 JsonErrorKind::NotAnObject => "the request body must be a JSON object",
                 JsonErrorKind::TooDeep => "the request body nests JSON too deeply",
+                JsonErrorKind::DuplicateKey => "the request body repeats a member the gateway routes on (model or stream)",
                 _ => "the request body is not valid JSON",
             },
             MissingModel => "you must provide a model parameter (a string)",

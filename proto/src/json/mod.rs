@@ -85,6 +85,8 @@ pub enum JsonErrorKind {
     NotAnObject,
     /// Non-whitespace after the top-level value.
     TrailingBytes,
+    /// A key the caller looks for occurs twice in the top-level object.
+    DuplicateKey,
 }
 
 impl JsonError {
@@ -104,6 +106,7 @@ impl std::fmt::Display for JsonError {
             JsonErrorKind::TooDeep => "nesting too deep",
             JsonErrorKind::NotAnObject => "top-level value is not an object",
             JsonErrorKind::TrailingBytes => "trailing bytes after the top-level value",
+            JsonErrorKind::DuplicateKey => "duplicate member",
         };
         write!(f, "{what} at byte {}", self.offset)
     }

@@ -1,7 +1,9 @@
 //! [`scan_object`]: validate a whole body and locate top-level members, in one pass.
 
 use super::string::{scan_string, Discard};
-use super::JsonErrorKind::{BadNumber, Eof, NotAnObject, TooDeep, TrailingBytes, Unexpected};
+use super::JsonErrorKind::{
+    BadNumber, DuplicateKey, Eof, NotAnObject, TooDeep, TrailingBytes, Unexpected,
+};
 use super::{JsonError, JsonErrorKind, Kind, Value, DEPTH_MAX};
 
 /// One bit per open container (1 = array), so the scanner needs no heap and no recursion.
@@ -35,25 +37,33 @@ struct Scanner<'a, 'k, 'f> {
     keys: &'k [&'k [u8]],
     /// INVARIANT: found.len() == keys.len().
     found: &'f mut [Option<Value>],
-    /// The current top-level member, when its name is one of `keys`: the name's span
-    /// (without quotes).
-    member: Option<(usize, usize)>,
+    /// The current top-level member: bit `k` set when its (decoded) name equals
+    /// `keys[k]`.
+    member: u64,
     /// Where the current top-level member's value starts.
     member_start: usize,
+    /// Where a watched key's second occurrence starts, if any.
+    duplicate: Option<usize>,
 }
 
 /// Validate `body` as one JSON object and record, for each name in `keys`, the span of
-/// its value at the top level (the last occurrence wins, as in most parsers) in `found`
+/// its value at the top level in `found`
 /// (`found[i]` for `keys[i]`; `None` when absent). `keys` are compared with the member
-/// names as written (unescaped names compare by their escaped bytes).
+/// names *decoded*, as the upstream's parser will read them: `"m\u006fdel"` is `model`.
+/// A watched key that occurs twice at the top level is an error
+/// ([`DuplicateKey`](super::JsonErrorKind::DuplicateKey)): parsers disagree on which
+/// duplicate wins, so a gateway that routes on one `model` while the provider runs the
+/// other would be bypassed. Likewise, comparing escaped bytes would let a body carry a
+/// second, escaped `model` that the gateway does not see and the provider obeys.
 ///
-/// `found` must be at least as long as `keys`. On error the contents of `found` are
-/// unspecified.
+/// `found` must be at least as long as `keys`, and `keys` at most 64 long. On error the
+/// contents of `found` are unspecified.
 pub fn scan_object(
     body: &[u8],
     keys: &[&[u8]],
     found: &mut [Option<Value>],
 ) -> Result<(), JsonError> {
+    assert!(keys.len() <= 64, "scan_object looks for at most 64 keys");
     let found = &mut found[..keys.len()];
     found.fill(None);
     let mut s = Scanner {
@@ -63,8 +73,9 @@ pub fn scan_object(
         arrays: [0; STACK_WORDS],
         keys,
         found,
-        member: None,
+        member: 0,
         member_start: 0,
+        duplicate: None,
     };
     s.skip_ws();
     match s.peek() {
@@ -90,7 +101,10 @@ pub fn scan_object(
     if s.i != body.len() {
         return Err(s.error(TrailingBytes));
     }
-    Ok(())
+    match s.duplicate {
+        Some(at) => Err(JsonError::new(at, DuplicateKey)),
+        None => Ok(()),
+    }
 }
 
 impl Scanner<'_, '_, '_> {
@@ -123,8 +137,15 @@ impl Scanner<'_, '_, '_> {
         let start = self.i;
         self.i = scan_string(self.body, start, &mut Discard)?;
         if self.depth == 1 {
-            let name = &self.body[start + 1..self.i - 1];
-            self.member = self.keys.contains(&name).then_some((start + 1, self.i - 1));
+            let raw = &self.body[start + 1..self.i - 1];
+            self.member = if raw.contains(&b'\\') {
+                // Rare (clients do not escape plain member names): decode, then compare.
+                let mut decoded = Vec::with_capacity(raw.len());
+                scan_string(self.body, start, &mut decoded)?;
+                self.matching(&decoded)
+            } else {
+                self.matching(raw)
+            };
         }
         self.skip_ws();
         if self.peek() != Some(b':') {
@@ -199,20 +220,32 @@ impl Scanner<'_, '_, '_> {
     /// to its name.
     #[inline]
     fn record(&mut self, kind: Kind) {
-        let Some((start, end)) = self.member else {
+        if self.member == 0 {
             return;
-        };
-        let name = &self.body[start..end];
+        }
         let value = Value {
             start: self.member_start,
             end: self.i,
             kind,
         };
-        for (key, slot) in self.keys.iter().zip(self.found.iter_mut()) {
-            if *key == name {
+        for (k, slot) in self.found.iter_mut().enumerate() {
+            if self.member & (1 << k) != 0 {
+                if slot.is_some() {
+                    self.duplicate.get_or_insert(value.start);
+                }
                 *slot = Some(value);
             }
         }
+    }
+
+    /// Bit `k` set for each `keys[k]` equal to `name`.
+    #[inline]
+    fn matching(&self, name: &[u8]) -> u64 {
+        self.keys
+            .iter()
+            .enumerate()
+            .filter(|(_, key)| **key == name)
+            .fold(0, |m, (k, _)| m | 1 << k)
     }
     #[inline]
     fn peek(&self) -> Option<u8> {

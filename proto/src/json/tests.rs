@@ -308,9 +308,17 @@ fn spans_of_requested_members() {
 }
 
 #[test]
-fn last_occurrence_wins_and_names_compare_escaped() {
-    let body = br#"{"model":"a","mod\u0065l":"b","model":["c"],"x":1}"#;
-    let keys: [&[u8]; 3] = [b"model", br"mod\u0065l", b"model"];
+fn watched_names_compare_decoded_and_must_be_unique() {
+    // An escaped spelling is the same member name: a second `model` is an error, at the
+    // offset of the second value.
+    let body = br#"{"model":"a","mod\u0065l":"b","x":1}"#;
+    let mut found = [None; 1];
+    let e = scan_object(body, &[b"model"], &mut found).unwrap_err();
+    assert_eq!(e.kind, JsonErrorKind::DuplicateKey);
+    assert_eq!(&body[e.offset..e.offset + 3], b"\"b\"");
+    // Found through the escape when it is the only one.
+    let body = br#"{"mod\u0065l":["c"],"x":{"model":1},"model2":2}"#;
+    let keys: [&[u8]; 3] = [b"model", b"x", b"model"];
     let mut found = [None; 4];
     found[3] = Some(Value {
         start: 1,
@@ -320,9 +328,11 @@ fn last_occurrence_wins_and_names_compare_escaped() {
     scan_object(body, &keys, &mut found).unwrap();
     assert_eq!(found[0].map(|v| v.bytes(body)), Some(&b"[\"c\"]"[..]));
     assert_eq!(found[0].map(|v| v.kind), Some(Kind::Array));
-    assert_eq!(found[1].map(|v| v.bytes(body)), Some(&b"\"b\""[..]));
     assert_eq!(found[2], found[0], "a key listed twice fills both slots");
+    assert_eq!(found[1].map(|v| v.kind), Some(Kind::Object), "nested `model` is not top-level");
     assert!(found[3].is_some(), "slots past keys.len() are left alone");
+    // Duplicates of keys nobody asked for are fine.
+    assert!(scan_object(br#"{"a":1,"a":2}"#, &[b"model"], &mut found).is_ok());
 }
 
 #[test]
@@ -569,10 +579,11 @@ proptest! {
     }
 
     /// Members written by hand (so names repeat and whitespace varies): every requested
-    /// key's span parses to what serde_json sees for that key, last occurrence winning.
+    /// key's span parses to what serde_json sees for that key (names decoded), and a
+    /// watched key written twice is `DuplicateKey`.
     #[test]
     fn spans_match_serde_json(
-        members in prop::collection::vec((prop::sample::select(&["model", "stream", "messages", "a", ""][..]), json_value()), 0..8),
+        members in prop::collection::vec((prop::sample::select(&["model", r"mod\u0065l", "stream", "messages", "a", ""][..]), json_value()), 0..8),
         ws in prop::collection::vec(prop::sample::select(&["", " ", "\n  ", "\t", "\r\n"][..]), 4),
     ) {
         let mut body = format!("{}{{", ws[0]).into_bytes();
@@ -588,7 +599,16 @@ proptest! {
 
         let keys: [&[u8]; 4] = [b"model", b"stream", b"", b"absent"];
         let mut found = [None; 4];
-        prop_assert_eq!(scan_object(&body, &keys, &mut found), Ok(()));
+        let decoded = |n: &str| n.replace(r"\u0065", "e");
+        let repeated = keys.iter().any(|k| {
+            members.iter().filter(|(n, _)| decoded(n).as_bytes() == *k).count() > 1
+        });
+        let scanned = scan_object(&body, &keys, &mut found);
+        if repeated {
+            prop_assert_eq!(scanned.map_err(|e| e.kind), Err(JsonErrorKind::DuplicateKey));
+            return Ok(());
+        }
+        prop_assert_eq!(scanned, Ok(()));
         let parsed: serde_json::Value = serde_json::from_slice(&body).unwrap();
         for (key, slot) in keys.iter().zip(found) {
             let want = parsed.get(std::str::from_utf8(key).unwrap());
