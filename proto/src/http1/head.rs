@@ -90,6 +90,7 @@ pub fn parse_request(
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => {
             check_partial_uri(window, &req, limits)?;
+            check_leading_empty_lines(window)?;
             return partial(buf, limits);
         }
         Err(e) => return Err(diagnose(window, e, Kind::Request)),
@@ -155,7 +156,10 @@ pub fn parse_response(
     let head_len =
         match config.parse_response_with_uninit_headers(&mut resp, window, &mut raw[..slots]) {
             Ok(httparse::Status::Complete(n)) => n,
-            Ok(httparse::Status::Partial) => return partial(buf, limits),
+            Ok(httparse::Status::Partial) => {
+                check_leading_empty_lines(window)?;
+                return partial(buf, limits);
+            }
             Err(e) => return Err(diagnose(window, e, Kind::Response)),
         };
     let (Some(minor), Some(status)) = (resp.version, resp.code) else {
@@ -235,6 +239,19 @@ fn skip_empty_lines(buf: &[u8]) -> usize {
     buf.iter()
         .position(|&b| b != b'\r' && b != b'\n')
         .unwrap_or(buf.len())
+}
+
+/// On Partial: the empty lines httparse skipped before the start line must be CRLFs
+/// (a final lone CR may be half of one). A run of bare LFs is rejected now rather than
+/// buffered up to `head_bytes_max`.
+#[inline]
+fn check_leading_empty_lines(buf: &[u8]) -> Result<(), Error> {
+    let lead = &buf[..skip_empty_lines(buf)];
+    let mut pairs = lead.chunks_exact(2);
+    if pairs.by_ref().any(|pair| pair != b"\r\n") || pairs.remainder() == b"\n" {
+        return Err(Error::InvalidHead);
+    }
+    Ok(())
 }
 
 /// Reject bare LF line ends in a complete head (httparse accepts them). `line_start` is

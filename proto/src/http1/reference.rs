@@ -5,7 +5,7 @@
 //!
 //! They are not used on any serving path.
 
-use super::{BodyFraming, ChunkedDecoder, Error, Limits, Version};
+use super::{BodyFraming, ChunkedDecoder, Error, HeaderSpan, Limits, RequestHead, Version};
 
 /// A request head, owned.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,6 +20,26 @@ pub struct NaiveRequest {
     pub body: BodyFraming,
     pub keep_alive: bool,
     pub expect_continue: bool,
+}
+
+impl NaiveRequest {
+    /// The fast parser's result in the reference's shape, for comparison.
+    pub fn from_parsed(buf: &[u8], head: &RequestHead, headers: &[HeaderSpan]) -> NaiveRequest {
+        NaiveRequest {
+            method: head.method_span.of(buf).to_vec(),
+            target: head.target.of(buf).to_vec(),
+            path: head.path.of(buf).to_vec(),
+            version: head.version,
+            headers: headers[..head.header_count]
+                .iter()
+                .map(|h| (h.name.of(buf).to_vec(), h.value.of(buf).to_vec()))
+                .collect(),
+            head_len: head.head_len,
+            body: head.body,
+            keep_alive: head.keep_alive,
+            expect_continue: head.expect_continue,
+        }
+    }
 }
 
 /// Parse a complete request head; `Ok(None)` when `buf` holds no `\r\n\r\n` yet.

@@ -127,6 +127,10 @@ fn partial_until_the_blank_line() {
         assert_eq!(req(&full[..cut]), Ok(Status::Partial), "cut at {cut}");
     }
     assert_eq!(req_ok(full).head_len, full.len());
+    // Leading empty lines wait for the request line, half a CRLF included.
+    assert_eq!(req(b"\r\n\r\n\r"), Ok(Status::Partial));
+    assert_eq!(resp(b"\r\n\r\n\r", false), Ok(Status::Partial));
+    assert_eq!(resp(b"\r\n\n", false), Err(Error::InvalidHead));
 }
 
 #[test]
@@ -719,6 +723,16 @@ fn smuggling_corpus() -> Vec<(&'static str, Vec<u8>, Error)> {
             b"GET / HTTP/1.1\nHost: x\r\n\r\n".to_vec(),
             InvalidHead,
         ),
+        (
+            "bare LF before the request line",
+            b"\nGET / HTTP/1.1\r\n\r\n".to_vec(),
+            InvalidHead,
+        ),
+        (
+            "bare LFs and no request line",
+            b"\n\n\n\r\n\r\n".to_vec(),
+            InvalidHead,
+        ),
         ("NUL in name", post("X-F\0o: a\r\n", ""), InvalidHead),
         ("no colon", post("X-Foo a\r\n", ""), InvalidHead),
         ("empty name", post(": a\r\n", ""), InvalidHead),
@@ -1213,28 +1227,10 @@ mod props {
         }
     }
 
-    /// A parsed head, owned, in the reference's shape.
-    fn owned(buf: &[u8], head: &RequestHead, headers: &Headers) -> NaiveRequest {
-        NaiveRequest {
-            method: head.method_span.of(buf).to_vec(),
-            target: head.target.of(buf).to_vec(),
-            path: head.path.of(buf).to_vec(),
-            version: head.version,
-            headers: headers[..head.header_count]
-                .iter()
-                .map(|h| (h.name.of(buf).to_vec(), h.value.of(buf).to_vec()))
-                .collect(),
-            head_len: head.head_len,
-            body: head.body,
-            keep_alive: head.keep_alive,
-            expect_continue: head.expect_continue,
-        }
-    }
-
     fn fast(buf: &[u8], limits: &Limits) -> Result<Option<NaiveRequest>, Error> {
         let mut headers = EMPTY_HEADERS;
         Ok(match parse_request(buf, &mut headers, limits)? {
-            Status::Complete(head) => Some(owned(buf, &head, &headers)),
+            Status::Complete(head) => Some(NaiveRequest::from_parsed(buf, &head, &headers)),
             Status::Partial => None,
         })
     }
