@@ -117,6 +117,9 @@ pub(super) async fn forward<S: AsyncReadRent + AsyncWriteRent>(
     wbuf.extend_from_slice(b"POST ");
     wbuf.extend_from_slice(up.path_prefix.as_bytes());
     wbuf.extend_from_slice(path);
+    // The client's query string goes along (some OpenAI-compatible servers take
+    // parameters there).
+    wbuf.extend_from_slice(&head.target.of(rbuf)[head.path.len()..]);
     wbuf.extend_from_slice(b" HTTP/1.1\r\n");
     write_header(wbuf, b"host", up.host_header.as_bytes());
     for (name, value) in &provider.headers {
@@ -360,9 +363,7 @@ fn write_response_head(wbuf: &mut Vec<u8>, ubuf: &[u8], uheaders: &Headers, resp
         }
         BodyFraming::Chunked | BodyFraming::CloseDelimited => {}
     }
-    if !req.keep_alive {
-        write_header(wbuf, b"connection", b"close");
-    }
+    response::write_connection(wbuf, req);
     wbuf.extend_from_slice(b"\r\n");
 }
 

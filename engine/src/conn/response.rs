@@ -33,8 +33,16 @@ pub fn write_u64(out: &mut Vec<u8>, mut n: u64) {
 pub fn head_start(out: &mut Vec<u8>, status: u16, req: &Req) {
     write_status_line(out, status);
     write_header(out, b"x-sluice-request-id", &hex_id(req.id));
-    if !req.keep_alive {
-        write_header(out, b"connection", b"close");
+    write_connection(out, req);
+}
+
+/// `connection: close` when this is the last response; `connection: keep-alive` for an
+/// HTTP/1.0 client whose connection stays open (1.0 closes by default).
+pub fn write_connection(out: &mut Vec<u8>, req: &Req) {
+    match (req.keep_alive, req.version) {
+        (false, _) => write_header(out, b"connection", b"close"),
+        (true, proto::http1::Version::Http10) => write_header(out, b"connection", b"keep-alive"),
+        (true, proto::http1::Version::Http11) => {}
     }
 }
 

@@ -52,6 +52,36 @@ both_drivers!(
 );
 
 both_drivers!(
+    fn http_1_0_keep_alive_is_answered_and_kept(d) {
+        let m = mock(d);
+        let gw = Gateway::start(&config(m.addr, "", ""), d);
+        let body = chat_body(MODEL, false);
+        let req = format!(
+            "POST /v1/chat/completions HTTP/1.0\r\nconnection: keep-alive\r\nauthorization: Bearer {CLIENT_KEY}\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let mut c = gw.client();
+        for _ in 0..2 {
+            let r = c.request(req.as_bytes());
+            assert_eq!(r.status, 200, "{}", r.text());
+            assert_eq!(r.header("connection"), Some("keep-alive"), "1.0 closes unless told otherwise");
+        }
+    }
+);
+
+both_drivers!(
+    fn the_query_string_is_forwarded(d) {
+        let m = recording_mock(d);
+        let gw = Gateway::start(&config(m.addr, "", ""), d);
+        let req = post("/v1/chat/completions?api-version=2024-10-21&x=%20y", &chat_body(MODEL, false), "");
+        let r = gw.client().request(&req);
+        assert_eq!(r.status, 200, "{}", r.text());
+        let head = String::from_utf8(m.recorded()[0].0.clone()).unwrap();
+        assert!(head.starts_with("POST /v1/chat/completions?api-version=2024-10-21&x=%20y HTTP/1.1\r\n"), "{head}");
+    }
+);
+
+both_drivers!(
     fn connection_close_from_the_client_is_honoured(d) {
         let m = mock(d);
         let gw = Gateway::start(&config(m.addr, "", ""), d);
