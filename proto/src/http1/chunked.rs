@@ -22,6 +22,12 @@
 //! The naive reference `reference::decode_chunked_naive` states the same grammar as a
 //! straight-line parser over the whole input; property tests check the two agree on
 //! every input and every split.
+//!
+//! Performance (`cargo bench -p sluice-bench --bench http1`, table in
+//! `bench/benches/http1.rs`): [`ChunkedDecoder::step`] walks a 64 KiB body in 1 KiB
+//! chunks in about 0.9 µs and in 16-byte chunks in about 58 µs (~14 ns of framing per
+//! chunk); data is never copied or scanned, extensions and trailer values are skipped
+//! with memchr, and the common CRLF-digits-CRLF run between chunks is taken in one go.
 
 use memchr::memchr3;
 
@@ -202,17 +208,23 @@ impl ChunkedDecoder {
     }
 
     /// Consume at least one framing byte of `rest` (non-empty); returns how many.
+    #[inline]
     fn framing(&mut self, rest: &[u8]) -> Result<usize, Error> {
         debug_assert!(!rest.is_empty());
         let b = rest[0];
         self.state = match self.state {
-            State::Size { size, line_len } => return self.size_byte(b, size, line_len),
+            State::Size { size, line_len } => return self.size_line(rest, size, line_len),
             State::Ext { size, line_len } => return self.extension(rest, size, line_len),
-            State::SizeLf { size } => match b {
-                b'\n' if size == 0 => State::TrailerStart,
-                b'\n' => State::Data { remaining: size },
-                _ => return Err(Error::InvalidChunkSize),
-            },
+            State::SizeLf { size } if b == b'\n' => after_size_line(size),
+            State::SizeLf { .. } => return Err(Error::InvalidChunkSize),
+            // The common case, CRLF in one piece, in one go.
+            State::DataCr if rest.starts_with(b"\r\n") => {
+                self.state = State::Size {
+                    size: 0,
+                    line_len: 0,
+                };
+                return Ok(2);
+            }
             State::DataCr if b == b'\r' => State::DataLf,
             State::DataLf if b == b'\n' => State::Size {
                 size: 0,
@@ -230,35 +242,57 @@ impl ChunkedDecoder {
         Ok(1)
     }
 
+    /// Chunk-size digits, then the byte that ends them; a tight loop over the slice.
     #[inline]
-    fn size_byte(&mut self, b: u8, size: u64, line_len: u32) -> Result<usize, Error> {
-        if let Some(digit) = hex_value(b) {
-            if line_len == self.size_line_bytes_max {
+    fn size_line(&mut self, rest: &[u8], mut size: u64, mut line_len: u32) -> Result<usize, Error> {
+        for (i, &b) in rest.iter().enumerate() {
+            if let Some(digit) = hex_value(b) {
+                if line_len == self.size_line_bytes_max {
+                    return Err(Error::InvalidChunkSize);
+                }
+                if size > u64::MAX >> 4 {
+                    return Err(Error::ChunkSizeOverflow);
+                }
+                size = size << 4 | digit;
+                line_len += 1;
+                continue;
+            }
+            if line_len == 0 {
                 return Err(Error::InvalidChunkSize);
             }
-            if size > u64::MAX >> 4 {
-                return Err(Error::ChunkSizeOverflow);
-            }
-            self.state = State::Size {
-                size: size << 4 | digit,
-                line_len: line_len + 1,
+            return match b {
+                b';' if line_len == self.size_line_bytes_max => Err(Error::InvalidChunkSize),
+                b';' => {
+                    self.declare(size)?;
+                    self.state = State::Ext {
+                        size,
+                        line_len: line_len + 1,
+                    };
+                    Ok(i + 1)
+                }
+                b'\r' => {
+                    self.declare(size)?;
+                    Ok(i + self.size_line_cr(&rest[i..], size))
+                }
+                _ => Err(Error::InvalidChunkSize),
             };
-            return Ok(1);
         }
-        if line_len == 0 {
-            return Err(Error::InvalidChunkSize);
+        self.state = State::Size { size, line_len };
+        Ok(rest.len())
+    }
+
+    /// At the CR ending a size line (`rest[0]`): take its LF too when it is here.
+    #[inline]
+    fn size_line_cr(&mut self, rest: &[u8], size: u64) -> usize {
+        debug_assert_eq!(rest[0], b'\r');
+        if rest.get(1) == Some(&b'\n') {
+            self.state = after_size_line(size);
+            2
+        } else {
+            // A wrong byte after the CR is reported by the SizeLf state on the next pass.
+            self.state = State::SizeLf { size };
+            1
         }
-        self.state = match b {
-            b';' if line_len == self.size_line_bytes_max => return Err(Error::InvalidChunkSize),
-            b';' => State::Ext {
-                size,
-                line_len: line_len + 1,
-            },
-            b'\r' => State::SizeLf { size },
-            _ => return Err(Error::InvalidChunkSize),
-        };
-        self.declare(size)?;
-        Ok(1)
     }
 
     /// Skip extension bytes up to the CR (memchr, not a byte loop), within the line limit.
@@ -268,10 +302,7 @@ impl ChunkedDecoder {
         // One byte past the limit is still looked at: it may be the CR.
         let window = &rest[..rest.len().min(allowed + 1)];
         match memchr3(b'\r', b'\n', 0, window) {
-            Some(i) if window[i] == b'\r' => {
-                self.state = State::SizeLf { size };
-                Ok(i + 1)
-            }
+            Some(i) if window[i] == b'\r' => Ok(i + self.size_line_cr(&rest[i..], size)),
             Some(_) => Err(Error::InvalidChunkSize),
             None if window.len() > allowed => Err(Error::InvalidChunkSize),
             None => {
@@ -295,6 +326,7 @@ impl ChunkedDecoder {
     }
 
     /// One step in the trailer section; every byte counts against its limit.
+    #[cold]
     fn trailer(&mut self, rest: &[u8]) -> Result<usize, Error> {
         let budget = (self.trailer_bytes_max - self.trailer_bytes) as usize;
         if budget == 0 {
@@ -332,6 +364,16 @@ impl ChunkedDecoder {
         self.trailer_bytes += used as u32;
         self.state = next;
         Ok(used)
+    }
+}
+
+/// The state after a size line's CRLF: the data, or the trailers after the last chunk.
+#[inline]
+fn after_size_line(size: u64) -> State {
+    if size == 0 {
+        State::TrailerStart
+    } else {
+        State::Data { remaining: size }
     }
 }
 
