@@ -32,7 +32,9 @@ fn stepped(mut decoder: ChunkedDecoder, input: &[u8], piece: usize) -> Outcome {
                     consumed += chunk.len();
                     break;
                 }
-                Ok((used, ChunkEvent::Done)) => return Outcome::Done(payload, consumed + at + used),
+                Ok((used, ChunkEvent::Done)) => {
+                    return Outcome::Done(payload, consumed + at + used)
+                }
             }
         }
     }
@@ -40,12 +42,23 @@ fn stepped(mut decoder: ChunkedDecoder, input: &[u8], piece: usize) -> Outcome {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&[body_max, line_max, trailer_max, piece], input)) = data.split_first_chunk::<4>() else { return };
+    let Some((&[body_max, line_max, trailer_max, piece], input)) = data.split_first_chunk::<4>()
+    else {
+        return;
+    };
     // Small limits reach every limit edge; 0xff selects the production defaults.
     let (body_max, line_max, trailer_max) = if body_max == 0xff {
-        (u64::MAX, ChunkedDecoder::SIZE_LINE_BYTES_MAX, ChunkedDecoder::TRAILER_BYTES_MAX)
+        (
+            u64::MAX,
+            ChunkedDecoder::SIZE_LINE_BYTES_MAX,
+            ChunkedDecoder::TRAILER_BYTES_MAX,
+        )
     } else {
-        (u64::from(body_max), usize::from(line_max % 32) + 1, usize::from(trailer_max % 64) + 2)
+        (
+            u64::from(body_max),
+            usize::from(line_max % 32) + 1,
+            usize::from(trailer_max % 64) + 2,
+        )
     };
     let expected = match decode_chunked_naive_with(input, body_max, line_max, trailer_max) {
         Ok(Some((payload, used))) => Outcome::Done(payload, used),
@@ -62,6 +75,10 @@ fuzz_target!(|data: &[u8]| {
         Err(e) => Outcome::Failed(e),
     };
     assert_eq!(got, expected, "whole");
-    assert_eq!(stepped(decoder.clone(), input, usize::from(piece)), expected, "pieces of {piece}");
+    assert_eq!(
+        stepped(decoder.clone(), input, usize::from(piece)),
+        expected,
+        "pieces of {piece}"
+    );
     assert_eq!(stepped(decoder, input, 1), expected, "byte by byte");
 });

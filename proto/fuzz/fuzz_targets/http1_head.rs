@@ -9,11 +9,18 @@ use proto::http1::{parse_request, parse_response, Limits, Status, EMPTY_HEADERS}
 
 fuzz_target!(|data: &[u8]| {
     // The first byte picks tight limits or the defaults, so the limit paths get hit too.
-    let Some((&selector, buf)) = data.split_first() else { return };
+    let Some((&selector, buf)) = data.split_first() else {
+        return;
+    };
     let limits = if selector & 1 == 0 {
         Limits::DEFAULT
     } else {
-        Limits { head_bytes_max: 256, header_count_max: 6, uri_bytes_max: 32, body_bytes_max: 1000 }
+        Limits {
+            head_bytes_max: 256,
+            header_count_max: 6,
+            uri_bytes_max: 32,
+            body_bytes_max: 1000,
+        }
     };
 
     let mut headers = EMPTY_HEADERS;
@@ -21,10 +28,16 @@ fuzz_target!(|data: &[u8]| {
     let naive = parse_request_naive(buf, &limits);
     match (&fast, &naive) {
         (Ok(Status::Complete(head)), Ok(Some(expected))) => {
-            assert!(head.head_len <= limits.head_bytes_max && head.header_count <= limits.header_count_max);
+            assert!(
+                head.head_len <= limits.head_bytes_max
+                    && head.header_count <= limits.header_count_max
+            );
             assert_eq!(&NaiveRequest::from_parsed(buf, head, &headers), expected);
             let mut again = EMPTY_HEADERS;
-            assert_eq!(parse_request(&buf[..head.head_len - 1], &mut again, &limits), Ok(Status::Partial));
+            assert_eq!(
+                parse_request(&buf[..head.head_len - 1], &mut again, &limits),
+                Ok(Status::Partial)
+            );
         }
         // The fast parser may reject an incomplete head early; it never accepts one the
         // reference rejects, nor rejects one it accepts.
@@ -32,8 +45,12 @@ fuzz_target!(|data: &[u8]| {
         _ => panic!("fast {fast:?} vs naive {naive:?}"),
     }
 
-    if let Ok(Status::Complete(head)) = parse_response(buf, &mut headers, &limits, selector & 2 != 0) {
-        assert!(head.head_len <= limits.head_bytes_max && head.header_count <= limits.header_count_max);
+    if let Ok(Status::Complete(head)) =
+        parse_response(buf, &mut headers, &limits, selector & 2 != 0)
+    {
+        assert!(
+            head.head_len <= limits.head_bytes_max && head.header_count <= limits.header_count_max
+        );
         assert!((100..=599).contains(&head.status));
         assert!(head.reason.end as usize <= head.head_len);
         for h in &headers[..head.header_count] {

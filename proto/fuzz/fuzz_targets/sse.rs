@@ -17,19 +17,35 @@ fn decode_pieces(stream: &[u8], piece: usize, max: usize) -> Decoded {
             events.push(OwnedEvent::from(ev));
         }
         if let Err(e) = pushed {
-            return Decoded { events, outcome: Err(e) };
+            return Decoded {
+                events,
+                outcome: Err(e),
+            };
         }
     }
     let discarded = d.finish();
     assert!(d.next_event().is_none(), "finish dispatches nothing");
-    Decoded { events, outcome: Ok(discarded) }
+    Decoded {
+        events,
+        outcome: Ok(discarded),
+    }
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&[piece, small], stream)) = data.split_first_chunk::<2>() else { return };
+    let Some((&[piece, small], stream)) = data.split_first_chunk::<2>() else {
+        return;
+    };
     // The production limit, or a tiny one so EventTooLarge is reached.
-    let max = if small & 1 == 0 { 64 * 1024 } else { usize::from(small) };
+    let max = if small & 1 == 0 {
+        64 * 1024
+    } else {
+        usize::from(small)
+    };
     let expected = decode(stream, max);
-    assert_eq!(decode_pieces(stream, usize::from(piece), max), expected, "pieces of {piece}");
+    assert_eq!(
+        decode_pieces(stream, usize::from(piece), max),
+        expected,
+        "pieces of {piece}"
+    );
     assert_eq!(decode_pieces(stream, stream.len(), max), expected, "whole");
 });
