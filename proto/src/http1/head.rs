@@ -10,11 +10,12 @@
 //!   contains one is rejected (`InvalidHead` in the start line, `InvalidHeaderValue`
 //!   after it: with CRLF-only framing the LF is a byte inside a field line).
 //! - A response status outside 100..=599 is `InvalidHead`.
-//! - More than one `Host` field in a request is `InvalidHead` (RFC 9112 §3.2). A missing
-//!   `Host` is accepted: routing never reads it.
+//! - More than one `Host` field in a request is `InvalidHead` (RFC 9112 §3.2: two hosts
+//!   are two answers to "which origin"). A missing `Host` is accepted: the gateway
+//!   writes its own upstream `Host`, and strict clients are not the only callers.
 //!
 //! When httparse fails it only says which token kind was bad; a cold diagnosis pass
-//! ([`diagnose`]) re-reads the bytes to name the specific fault (obs-fold, a NUL or bare
+//! (`diagnose`) re-reads the bytes to name the specific fault (obs-fold, a NUL or bare
 //! CR in a value, an HTTP/2 version) so the error a client sees is exact.
 //!
 //! Nothing here allocates: the only memory is the stack array of `HEADER_SLOTS`
@@ -149,8 +150,9 @@ pub fn parse_request(
 ///
 /// Framing headers are validated even when the body is absent (1xx/204/304/HEAD): a
 /// malformed `Content-Length` or `Transfer-Encoding` from upstream is never passed on.
-/// `limits.body_bytes_max` applies only when the response has a body. A 101 response
-/// is `BodyFraming::None`; what follows it is not HTTP.
+/// `limits.body_bytes_max` applies only when the response has a body. A 1xx response
+/// other than 101 is interim: the final response's head follows at `head_len`. A 101
+/// response is `BodyFraming::None`; what follows it is not HTTP.
 pub fn parse_response(
     buf: &[u8],
     headers: &mut Headers,
