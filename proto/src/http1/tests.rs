@@ -1700,3 +1700,69 @@ mod props {
         }
     }
 }
+
+#[test]
+fn limits_are_exact() {
+    let limits = Limits {
+        head_bytes_max: 64,
+        header_count_max: 3,
+        uri_bytes_max: 10,
+        body_bytes_max: 100,
+    };
+    let parse = |buf: &[u8]| {
+        let mut headers = EMPTY_HEADERS;
+        parse_request(buf, &mut headers, &limits).map(|s| match s {
+            Status::Complete(head) => Some(head.head_len),
+            Status::Partial => None,
+        })
+    };
+    // The head: exactly 64 bytes is fine, 65 is not, complete or not.
+    let head = |len: usize| {
+        let mut s = format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "v".repeat(len - 23));
+        assert_eq!(s.len(), len);
+        s.push_str("body after the head does not count");
+        s.into_bytes()
+    };
+    assert_eq!(parse(&head(64)), Ok(Some(64)));
+    assert_eq!(parse(&head(65)), Err(Error::HeadTooLarge));
+    assert_eq!(parse(&head(65)[..64]), Ok(None));
+    assert_eq!(parse(&head(65)[..65]), Err(Error::HeadTooLarge));
+    // Fields: 3 fine, 4 not.
+    assert!(parse(b"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n")
+        .unwrap()
+        .is_some());
+    assert_eq!(
+        parse(b"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n"),
+        Err(Error::TooManyHeaders)
+    );
+    // The target: 10 bytes fine, 11 not, also before the request line is complete.
+    assert!(parse(b"GET /123456789 HTTP/1.1\r\n\r\n").unwrap().is_some());
+    assert_eq!(
+        parse(b"GET /1234567890 HTTP/1.1\r\n\r\n"),
+        Err(Error::UriTooLong)
+    );
+    assert_eq!(parse(b"GET /123456789"), Ok(None));
+    assert_eq!(parse(b"GET /1234567890"), Err(Error::UriTooLong));
+    // The body: Content-Length at the limit is fine, one more is 413.
+    assert!(parse(b"POST / HTTP/1.1\r\nContent-Length: 100\r\n\r\n")
+        .unwrap()
+        .is_some());
+    assert_eq!(
+        parse(b"POST / HTTP/1.1\r\nContent-Length: 101\r\n\r\n"),
+        Err(Error::BodyTooLarge)
+    );
+    // header_count_max above HEADER_SLOTS is clamped to the array, not an overflow.
+    let wide = Limits {
+        header_count_max: HEADER_SLOTS + 10,
+        ..Limits::DEFAULT
+    };
+    let many: String = (0..=HEADER_SLOTS)
+        .map(|i| format!("X-{i}: v\r\n"))
+        .collect();
+    let buf = format!("GET / HTTP/1.1\r\n{many}\r\n");
+    let mut headers = EMPTY_HEADERS;
+    assert_eq!(
+        parse_request(buf.as_bytes(), &mut headers, &wide),
+        Err(Error::TooManyHeaders)
+    );
+}
