@@ -65,17 +65,31 @@ impl Sender {
 
 /// Start the writer thread. It exits when every [`Sender`] is dropped, after writing
 /// what was queued. `models` and `providers` name the snapshot's model indices.
-pub fn start(dest: &Destination, models: Arc<[(String, String)]>) -> std::io::Result<(Sender, Option<JoinHandle<()>>)> {
+pub fn start(
+    dest: &Destination,
+    models: Arc<[(String, String)]>,
+) -> std::io::Result<(Sender, Option<JoinHandle<()>>)> {
     let out: Box<dyn Write + Send> = match dest {
         Destination::Off => return Ok((Sender(None), None)),
         Destination::Stdout => Box::new(std::io::stdout()),
         Destination::Stderr => Box::new(std::io::stderr()),
-        Destination::File(p) => Box::new(std::fs::OpenOptions::new().create(true).append(true).open(p)?),
+        Destination::File(p) => Box::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)?,
+        ),
     };
     let (tx, rx) = sync_channel(CHANNEL_RECORDS_MAX);
     let handle = std::thread::Builder::new()
         .name("sluice-accesslog".into())
-        .spawn(move || write_loop(rx, std::io::BufWriter::with_capacity(64 * 1024, out), &models))?;
+        .spawn(move || {
+            write_loop(
+                rx,
+                std::io::BufWriter::with_capacity(64 * 1024, out),
+                &models,
+            )
+        })?;
     Ok((Sender(Some(tx)), Some(handle)))
 }
 
@@ -137,7 +151,11 @@ pub fn format_record(o: &mut String, r: &Record, models: &[(String, String)]) {
         r.added_us as f64 / 1e3
     );
     if let Some(reused) = r.upstream_reused {
-        let _ = write!(o, ",\"ttfb_ms\":{:.3},\"upstream_reused\":{reused}", r.ttfb_us as f64 / 1e3);
+        let _ = write!(
+            o,
+            ",\"ttfb_ms\":{:.3},\"upstream_reused\":{reused}",
+            r.ttfb_us as f64 / 1e3
+        );
     }
     if let Some(e) = r.error {
         let _ = write!(o, ",\"error\":\"{e}\"");
@@ -175,7 +193,9 @@ pub fn format_ts(o: &mut String, unix_us: u64) {
 
 /// Microseconds since the Unix epoch.
 pub fn now_unix_us() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
 }
 
 #[cfg(test)]
@@ -207,7 +227,11 @@ mod tests {
     #[test]
     fn records_stay_small() {
         // The channel preallocates CHANNEL_RECORDS_MAX of them.
-        assert!(std::mem::size_of::<Record>() <= 128, "{}", std::mem::size_of::<Record>());
+        assert!(
+            std::mem::size_of::<Record>() <= 128,
+            "{}",
+            std::mem::size_of::<Record>()
+        );
     }
 
     #[test]
@@ -228,7 +252,11 @@ mod tests {
     fn writer_drains_and_exits_when_senders_drop() {
         let dir = std::env::temp_dir().join(format!("sluice-accesslog-{}", std::process::id()));
         let _ = std::fs::remove_file(&dir);
-        let (tx, handle) = start(&Destination::File(dir.clone()), Arc::from(vec![("m".to_string(), "p".to_string())])).unwrap();
+        let (tx, handle) = start(
+            &Destination::File(dir.clone()),
+            Arc::from(vec![("m".to_string(), "p".to_string())]),
+        )
+        .unwrap();
         for _ in 0..100 {
             assert!(tx.send(record()));
         }

@@ -52,12 +52,17 @@ impl GatewayError {
     pub const fn source(self) -> Source {
         use GatewayError::*;
         match self {
-            Http(_) | HeadTimeout | BodyTimeout | MalformedJson(_) | MissingModel | MissingApiKey
-            | InvalidApiKey | UnknownModel | UnknownRoute | MethodNotAllowed | UnsupportedMediaType => {
-                Source::Client
-            }
-            UpstreamConnect | UpstreamConnectTimeout | UpstreamTls | UpstreamReset | UpstreamBadResponse
-            | UpstreamFirstByteTimeout | UpstreamIdleTimeout | UpstreamTotalTimeout => Source::Upstream,
+            Http(_) | HeadTimeout | BodyTimeout | MalformedJson(_) | MissingModel
+            | MissingApiKey | InvalidApiKey | UnknownModel | UnknownRoute | MethodNotAllowed
+            | UnsupportedMediaType => Source::Client,
+            UpstreamConnect
+            | UpstreamConnectTimeout
+            | UpstreamTls
+            | UpstreamReset
+            | UpstreamBadResponse
+            | UpstreamFirstByteTimeout
+            | UpstreamIdleTimeout
+            | UpstreamTotalTimeout => Source::Upstream,
             Draining => Source::Gateway,
         }
     }
@@ -65,7 +70,14 @@ impl GatewayError {
     /// Whether another attempt (on another connection or deployment) could succeed.
     pub const fn retryable(self) -> bool {
         use GatewayError::*;
-        matches!(self, UpstreamConnect | UpstreamConnectTimeout | UpstreamTls | UpstreamReset | UpstreamFirstByteTimeout)
+        matches!(
+            self,
+            UpstreamConnect
+                | UpstreamConnectTimeout
+                | UpstreamTls
+                | UpstreamReset
+                | UpstreamFirstByteTimeout
+        )
     }
 
     pub const fn status(self) -> u16 {
@@ -79,7 +91,10 @@ impl GatewayError {
             MethodNotAllowed => 405,
             UnsupportedMediaType => 415,
             UpstreamConnect | UpstreamTls | UpstreamReset | UpstreamBadResponse => 502,
-            UpstreamConnectTimeout | UpstreamFirstByteTimeout | UpstreamIdleTimeout | UpstreamTotalTimeout => 504,
+            UpstreamConnectTimeout
+            | UpstreamFirstByteTimeout
+            | UpstreamIdleTimeout
+            | UpstreamTotalTimeout => 504,
             Draining => 503,
         }
     }
@@ -118,9 +133,10 @@ impl GatewayError {
             UpstreamConnect | UpstreamTls => "upstream_unreachable",
             UpstreamReset => "upstream_connection_closed",
             UpstreamBadResponse => "upstream_bad_response",
-            UpstreamConnectTimeout | UpstreamFirstByteTimeout | UpstreamIdleTimeout | UpstreamTotalTimeout => {
-                "upstream_timeout"
-            }
+            UpstreamConnectTimeout
+            | UpstreamFirstByteTimeout
+            | UpstreamIdleTimeout
+            | UpstreamTotalTimeout => "upstream_timeout",
             Draining => "shutting_down",
         }
     }
@@ -141,7 +157,9 @@ impl GatewayError {
             MalformedJson(k) => match k {
                 JsonErrorKind::NotAnObject => "the request body must be a JSON object",
                 JsonErrorKind::TooDeep => "the request body nests JSON too deeply",
-                JsonErrorKind::DuplicateKey => "the request body repeats a member the gateway routes on (model or stream)",
+                JsonErrorKind::DuplicateKey => {
+                    "the request body repeats a member the gateway routes on (model or stream)"
+                }
                 _ => "the request body is not valid JSON",
             },
             MissingModel => "you must provide a model parameter (a string)",
@@ -178,13 +196,27 @@ impl GatewayError {
             }
         }
         let message = String::from_utf8_lossy(&msg[..n]);
-        proto::openai::error::write_error(out, &message, self.kind(), self.param(), Some(self.code()));
+        proto::openai::error::write_error(
+            out,
+            &message,
+            self.kind(),
+            self.param(),
+            Some(self.code()),
+        );
     }
 }
 
 /// Upstream failure classes counted in metrics (`sluice_upstream_errors_total{kind}`).
-pub const UPSTREAM_ERROR_KINDS: [&str; 8] =
-    ["connect", "connect_timeout", "tls", "reset", "bad_response", "first_byte_timeout", "idle_timeout", "total_timeout"];
+pub const UPSTREAM_ERROR_KINDS: [&str; 8] = [
+    "connect",
+    "connect_timeout",
+    "tls",
+    "reset",
+    "bad_response",
+    "first_byte_timeout",
+    "idle_timeout",
+    "total_timeout",
+];
 
 impl GatewayError {
     /// Index into [`UPSTREAM_ERROR_KINDS`], for upstream errors.

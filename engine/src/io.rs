@@ -69,7 +69,11 @@ impl<A: AsyncWriteRent, B: AsyncWriteRent> AsyncWriteRent for Either<A, B> {
 ///
 /// If this future is dropped before completion `buf` is left empty: callers drop the
 /// connection in that case.
-pub async fn read_more<S: AsyncReadRent>(s: &mut S, buf: &mut Vec<u8>, reserve: usize) -> io::Result<usize> {
+pub async fn read_more<S: AsyncReadRent>(
+    s: &mut S,
+    buf: &mut Vec<u8>,
+    reserve: usize,
+) -> io::Result<usize> {
     buf.reserve(reserve);
     let len = buf.len();
     // A `Vec` as an `IoBufMut` is read into from its start; the slice reads into the
@@ -87,7 +91,12 @@ pub async fn write_all<S: AsyncWriteRent>(s: &mut S, buf: &mut Vec<u8>) -> io::R
 }
 
 /// Write `buf[start..end]` without copying it.
-pub async fn write_range<S: AsyncWriteRent>(s: &mut S, buf: &mut Vec<u8>, start: usize, end: usize) -> io::Result<()> {
+pub async fn write_range<S: AsyncWriteRent>(
+    s: &mut S,
+    buf: &mut Vec<u8>,
+    start: usize,
+    end: usize,
+) -> io::Result<()> {
     let (r, b) = s.write_all(std::mem::take(buf).slice(start..end)).await;
     *buf = b.into_inner();
     r.map(drop)

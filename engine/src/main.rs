@@ -30,7 +30,10 @@ struct Args {
 }
 
 fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args> {
-    let mut a = Args { config: None, ov: Overrides::default() };
+    let mut a = Args {
+        config: None,
+        ov: Overrides::default(),
+    };
     while let Some(flag) = it.next() {
         let (name, inline) = match flag.split_once('=') {
             Some((n, v)) if n.starts_with("--") => (n.to_string(), Some(v.to_string())),
@@ -45,11 +48,17 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args> {
         match name.as_str() {
             "--config" | "-c" => a.config = Some(value()?.into()),
             "--listen" => a.ov.listen = Some(value()?.parse().context("--listen takes IP:PORT")?),
-            "--admin-listen" => a.ov.admin_listen = Some(value()?.parse().context("--admin-listen takes IP:PORT")?),
-            "--workers" => a.ov.workers = Some(value()?.parse().context("--workers takes a number")?),
+            "--admin-listen" => {
+                a.ov.admin_listen = Some(value()?.parse().context("--admin-listen takes IP:PORT")?)
+            }
+            "--workers" => {
+                a.ov.workers = Some(value()?.parse().context("--workers takes a number")?)
+            }
             "--driver" => {
                 let v = value()?;
-                a.ov.driver = Some(config::parse_driver(&v).with_context(|| format!("unknown driver {v:?}"))?);
+                a.ov.driver = Some(
+                    config::parse_driver(&v).with_context(|| format!("unknown driver {v:?}"))?,
+                );
             }
             other => bail!("unknown argument {other:?}\n\n{USAGE}"),
         }
@@ -110,15 +119,25 @@ fn serve(a: Args) -> Result<()> {
     let demo = snap.demo;
     let workers = snap.server.workers;
     // Block the signals before any thread starts so that only the signal thread sees them.
-    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT])
-        .context("installing signal handlers")?;
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+    ])
+    .context("installing signal handlers")?;
     let handle = engine::start(snap).context("starting the gateway")?;
     if !handle.wait_ready(std::time::Duration::from_secs(10)) {
         handle.stop().ok();
         bail!("workers did not start");
     }
     let (addr, admin) = (handle.addr.to_string(), handle.admin_addr.to_string());
-    log::info("sluice listening", &[("addr", &addr), ("admin", &admin), ("workers", &workers.to_string())]);
+    log::info(
+        "sluice listening",
+        &[
+            ("addr", &addr),
+            ("admin", &admin),
+            ("workers", &workers.to_string()),
+        ],
+    );
     if demo {
         eprintln!(
             "\nsluice demo mode: try\n  curl -s http://{addr}/v1/chat/completions -H 'authorization: Bearer {}' \

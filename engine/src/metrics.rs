@@ -15,7 +15,14 @@ use crossbeam_utils::CachePadded;
 use crate::error::UPSTREAM_ERROR_KINDS;
 
 /// Routes, as metric labels. Index with [`Route`].
-pub const ROUTE_NAMES: [&str; 6] = ["chat_completions", "completions", "embeddings", "models", "unknown", "admin"];
+pub const ROUTE_NAMES: [&str; 6] = [
+    "chat_completions",
+    "completions",
+    "embeddings",
+    "models",
+    "unknown",
+    "admin",
+];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Route {
@@ -33,21 +40,47 @@ impl Route {
 }
 
 /// Statuses counted by exact code; anything else is counted as `other`.
-const STATUSES: [u16; 20] =
-    [200, 201, 204, 400, 401, 403, 404, 405, 408, 409, 413, 414, 415, 422, 429, 431, 500, 502, 503, 504];
+const STATUSES: [u16; 20] = [
+    200, 201, 204, 400, 401, 403, 404, 405, 408, 409, 413, 414, 415, 422, 429, 431, 500, 502, 503,
+    504,
+];
 const STATUS_SLOTS: usize = STATUSES.len() + 1;
 
 /// Histogram bucket upper bounds in microseconds: 10 µs (the gateway's own overhead)
 /// to 10 minutes (a long generation).
 pub const BUCKETS_US: [u64; 24] = [
-    10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000,
-    1_000_000, 2_500_000, 5_000_000, 10_000_000, 30_000_000, 60_000_000, 120_000_000, 300_000_000,
+    10,
+    25,
+    50,
+    100,
+    250,
+    500,
+    1_000,
+    2_500,
+    5_000,
+    10_000,
+    25_000,
+    50_000,
+    100_000,
+    250_000,
+    500_000,
+    1_000_000,
+    2_500_000,
+    5_000_000,
+    10_000_000,
+    30_000_000,
+    60_000_000,
+    120_000_000,
+    300_000_000,
     600_000_000,
 ];
 const BUCKET_SLOTS: usize = BUCKETS_US.len() + 1;
 
 fn status_slot(status: u16) -> usize {
-    STATUSES.iter().position(|&s| s == status).unwrap_or(STATUSES.len())
+    STATUSES
+        .iter()
+        .position(|&s| s == status)
+        .unwrap_or(STATUSES.len())
 }
 
 /// Single-writer increment (see the module INVARIANT).
@@ -63,7 +96,10 @@ struct Histogram {
 
 impl Histogram {
     fn new() -> Histogram {
-        Histogram { buckets: std::array::from_fn(|_| AtomicU64::new(0)), sum_us: AtomicU64::new(0) }
+        Histogram {
+            buckets: std::array::from_fn(|_| AtomicU64::new(0)),
+            sum_us: AtomicU64::new(0),
+        }
     }
 
     #[inline]
@@ -110,7 +146,14 @@ impl Shard {
 
     /// Count one finished request. `model` is the snapshot's model index, if resolved.
     #[inline]
-    pub fn request(&self, route: Route, model: Option<usize>, status: u16, total_us: u64, added_us: u64) {
+    pub fn request(
+        &self,
+        route: Route,
+        model: Option<usize>,
+        status: u16,
+        total_us: u64,
+        added_us: u64,
+    ) {
         let m = model.map_or(0, |m| (m + 1).min(self.models));
         let i = ((route as usize) * (self.models + 1) + m) * STATUS_SLOTS + status_slot(status);
         add(&self.requests[i], 1);
@@ -143,7 +186,12 @@ pub struct Metrics {
 impl Metrics {
     pub fn new(workers: usize, model_names: Vec<String>) -> Metrics {
         let n = model_names.len();
-        Metrics { shards: (0..workers).map(|_| CachePadded::new(Shard::new(n))).collect(), model_names }
+        Metrics {
+            shards: (0..workers)
+                .map(|_| CachePadded::new(Shard::new(n)))
+                .collect(),
+            model_names,
+        }
     }
 
     pub fn shard(&self, worker: usize) -> &Shard {
@@ -162,7 +210,12 @@ impl Metrics {
         o.push_str("# TYPE sluice_requests_total counter\n");
         for (r, route) in ROUTE_NAMES.iter().enumerate() {
             for m in 0..=models {
-                for (s, slot_status) in STATUSES.iter().map(|s| s.to_string()).chain(["other".into()]).enumerate() {
+                for (s, slot_status) in STATUSES
+                    .iter()
+                    .map(|s| s.to_string())
+                    .chain(["other".into()])
+                    .enumerate()
+                {
                     let i = (r * (models + 1) + m) * STATUS_SLOTS + s;
                     let v = self.sum(|sh| &sh.requests[i]);
                     if v > 0 {
@@ -176,7 +229,12 @@ impl Metrics {
                 }
             }
         }
-        self.render_histogram(&mut o, "sluice_request_duration_seconds", "Total time from request head to last response byte.", |s| &s.total);
+        self.render_histogram(
+            &mut o,
+            "sluice_request_duration_seconds",
+            "Total time from request head to last response byte.",
+            |s| &s.total,
+        );
         self.render_histogram(
             &mut o,
             "sluice_gateway_added_seconds",
@@ -185,16 +243,55 @@ impl Metrics {
         );
         o.push_str("# HELP sluice_upstream_errors_total Upstream failures by kind.\n# TYPE sluice_upstream_errors_total counter\n");
         for (k, name) in UPSTREAM_ERROR_KINDS.iter().enumerate() {
-            let _ = writeln!(o, "sluice_upstream_errors_total{{kind=\"{name}\"}} {}", self.sum(|s| &s.upstream_errors[k]));
+            let _ = writeln!(
+                o,
+                "sluice_upstream_errors_total{{kind=\"{name}\"}} {}",
+                self.sum(|s| &s.upstream_errors[k])
+            );
         }
         let gauges: [(&str, &str, &str, u64); 7] = [
-            ("sluice_open_connections", "gauge", "Client connections open now.", self.sum(|s| &s.connections_open)),
-            ("sluice_connections_total", "counter", "Client connections accepted.", self.sum(|s| &s.connections_total)),
-            ("sluice_upstream_connects_total", "counter", "New upstream connections opened.", self.sum(|s| &s.upstream_connects)),
-            ("sluice_upstream_reuses_total", "counter", "Upstream requests sent on a pooled keep-alive connection.", self.sum(|s| &s.upstream_reuses)),
-            ("sluice_client_aborts_total", "counter", "Requests whose client went away before the response ended.", self.sum(|s| &s.client_aborts)),
-            ("sluice_access_log_dropped_total", "counter", "Access log records dropped because the writer fell behind.", self.sum(|s| &s.access_log_dropped)),
-            ("sluice_draining", "gauge", "1 while the gateway is shutting down.", draining as u64),
+            (
+                "sluice_open_connections",
+                "gauge",
+                "Client connections open now.",
+                self.sum(|s| &s.connections_open),
+            ),
+            (
+                "sluice_connections_total",
+                "counter",
+                "Client connections accepted.",
+                self.sum(|s| &s.connections_total),
+            ),
+            (
+                "sluice_upstream_connects_total",
+                "counter",
+                "New upstream connections opened.",
+                self.sum(|s| &s.upstream_connects),
+            ),
+            (
+                "sluice_upstream_reuses_total",
+                "counter",
+                "Upstream requests sent on a pooled keep-alive connection.",
+                self.sum(|s| &s.upstream_reuses),
+            ),
+            (
+                "sluice_client_aborts_total",
+                "counter",
+                "Requests whose client went away before the response ended.",
+                self.sum(|s| &s.client_aborts),
+            ),
+            (
+                "sluice_access_log_dropped_total",
+                "counter",
+                "Access log records dropped because the writer fell behind.",
+                self.sum(|s| &s.access_log_dropped),
+            ),
+            (
+                "sluice_draining",
+                "gauge",
+                "1 while the gateway is shutting down.",
+                draining as u64,
+            ),
         ];
         for (name, kind, help, v) in gauges {
             let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
@@ -205,27 +302,44 @@ impl Metrics {
         o
     }
 
-    fn render_histogram(&self, o: &mut String, name: &str, help: &str, h: impl Fn(&Shard) -> &[Histogram]) {
+    fn render_histogram(
+        &self,
+        o: &mut String,
+        name: &str,
+        help: &str,
+        h: impl Fn(&Shard) -> &[Histogram],
+    ) {
         let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} histogram");
         for (r, route) in ROUTE_NAMES.iter().enumerate() {
             let mut cum = 0;
-            let total: u64 = (0..BUCKET_SLOTS).map(|b| self.sum(|s| &h(s)[r].buckets[b])).sum();
+            let total: u64 = (0..BUCKET_SLOTS)
+                .map(|b| self.sum(|s| &h(s)[r].buckets[b]))
+                .sum();
             if total == 0 {
                 continue;
             }
             for (b, le) in BUCKETS_US.iter().enumerate() {
                 cum += self.sum(|s| &h(s)[r].buckets[b]);
-                let _ = writeln!(o, "{name}_bucket{{route=\"{route}\",le=\"{}\"}} {cum}", *le as f64 / 1e6);
+                let _ = writeln!(
+                    o,
+                    "{name}_bucket{{route=\"{route}\",le=\"{}\"}} {cum}",
+                    *le as f64 / 1e6
+                );
             }
             let sum = self.sum(|s| &h(s)[r].sum_us) as f64 / 1e6;
             let _ = writeln!(o, "{name}_bucket{{route=\"{route}\",le=\"+Inf\"}} {total}");
-            let _ = writeln!(o, "{name}_sum{{route=\"{route}\"}} {sum}\n{name}_count{{route=\"{route}\"}} {total}");
+            let _ = writeln!(
+                o,
+                "{name}_sum{{route=\"{route}\"}} {sum}\n{name}_count{{route=\"{route}\"}} {total}"
+            );
         }
     }
 }
 
 fn escape_label(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// (resident bytes, CPU seconds) of this process, from /proc.
@@ -257,19 +371,36 @@ mod tests {
     #[test]
     fn counts_sum_across_shards_and_render() {
         let m = Metrics::new(2, vec!["gpt-4o".into(), "demo".into()]);
-        m.shard(0).request(Route::ChatCompletions, Some(1), 200, 1500, 40);
-        m.shard(1).request(Route::ChatCompletions, Some(1), 200, 900, 30);
+        m.shard(0)
+            .request(Route::ChatCompletions, Some(1), 200, 1500, 40);
+        m.shard(1)
+            .request(Route::ChatCompletions, Some(1), 200, 900, 30);
         m.shard(1).request(Route::Unknown, None, 404, 20, 20);
         m.shard(0).upstream_error(3);
         let text = m.render(false);
-        assert!(text.contains("sluice_requests_total{route=\"chat_completions\",model=\"demo\",status=\"200\"} 2"), "{text}");
-        assert!(text.contains("sluice_requests_total{route=\"unknown\",model=\"\",status=\"404\"} 1"));
+        assert!(
+            text.contains(
+                "sluice_requests_total{route=\"chat_completions\",model=\"demo\",status=\"200\"} 2"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("sluice_requests_total{route=\"unknown\",model=\"\",status=\"404\"} 1")
+        );
         assert!(text.contains("sluice_upstream_errors_total{kind=\"reset\"} 1"));
-        assert!(text.contains("sluice_request_duration_seconds_count{route=\"chat_completions\"} 2"));
+        assert!(
+            text.contains("sluice_request_duration_seconds_count{route=\"chat_completions\"} 2")
+        );
         // 900 µs and 1500 µs: one at or under 1 ms, both at or under 2.5 ms.
-        assert!(text.contains("sluice_request_duration_seconds_bucket{route=\"chat_completions\",le=\"0.001\"} 1"));
-        assert!(text.contains("sluice_request_duration_seconds_bucket{route=\"chat_completions\",le=\"0.0025\"} 2"));
-        assert!(text.contains("sluice_gateway_added_seconds_sum{route=\"chat_completions\"} 0.00007"));
+        assert!(text.contains(
+            "sluice_request_duration_seconds_bucket{route=\"chat_completions\",le=\"0.001\"} 1"
+        ));
+        assert!(text.contains(
+            "sluice_request_duration_seconds_bucket{route=\"chat_completions\",le=\"0.0025\"} 2"
+        ));
+        assert!(
+            text.contains("sluice_gateway_added_seconds_sum{route=\"chat_completions\"} 0.00007")
+        );
         assert!(!text.contains("model=\"gpt-4o\""));
     }
 

@@ -37,9 +37,24 @@ pub(super) struct Source<'a> {
 }
 
 impl Source<'_> {
-    pub fn err(&self, span: Option<std::ops::Range<usize>>, field: &str, msg: impl Into<String>) -> ConfigError {
-        let line = span.map(|s| self.text[..s.start.min(self.text.len())].matches('\n').count() + 1);
-        ConfigError { file: self.file.to_string(), line, field: field.to_string(), message: msg.into() }
+    pub fn err(
+        &self,
+        span: Option<std::ops::Range<usize>>,
+        field: &str,
+        msg: impl Into<String>,
+    ) -> ConfigError {
+        let line = span.map(|s| {
+            self.text[..s.start.min(self.text.len())]
+                .matches('\n')
+                .count()
+                + 1
+        });
+        ConfigError {
+            file: self.file.to_string(),
+            line,
+            field: field.to_string(),
+            message: msg.into(),
+        }
     }
 
     fn at<T>(&self, v: &Spanned<T>, field: &str, msg: impl Into<String>) -> ConfigError {
@@ -69,7 +84,11 @@ pub(super) fn compile(
     let mut providers: Vec<Provider> = Vec::with_capacity(raw.providers.len());
     for p in &raw.providers {
         if providers.iter().any(|q| *q.name == **p.name.get_ref()) {
-            return Err(src.at(&p.name, "providers.name", format!("duplicate provider name {:?}", p.name.get_ref())));
+            return Err(src.at(
+                &p.name,
+                "providers.name",
+                format!("duplicate provider name {:?}", p.name.get_ref()),
+            ));
         }
         providers.push(compile_provider(p, src, &defaults, &roots)?);
     }
@@ -88,11 +107,20 @@ pub(super) fn compile(
         Some("off") => AccessLog::Off,
         Some(path) => AccessLog::File(path.into()),
     };
-    let auth = Auth { keys, allow_anonymous: raw.auth.allow_anonymous };
-    Ok(Snapshot::new(server, limits, auth, access_log, providers, models, demo))
+    let auth = Auth {
+        keys,
+        allow_anonymous: raw.auth.allow_anonymous,
+    };
+    Ok(Snapshot::new(
+        server, limits, auth, access_log, providers, models, demo,
+    ))
 }
 
-fn compile_server(raw: &RawConfig, src: &Source<'_>, ov: &Overrides) -> Result<Server, ConfigError> {
+fn compile_server(
+    raw: &RawConfig,
+    src: &Source<'_>,
+    ov: &Overrides,
+) -> Result<Server, ConfigError> {
     let s = &raw.server;
     let listen = match (&ov.listen, &s.listen) {
         (Some(a), _) => *a,
@@ -106,13 +134,26 @@ fn compile_server(raw: &RawConfig, src: &Source<'_>, ov: &Overrides) -> Result<S
     };
     let workers = match ov.workers.or(s.workers) {
         Some(0) | None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        Some(n) if n > 1024 => return Err(src.err(None, "server.workers", format!("{n} workers is more than 1024"))),
+        Some(n) if n > 1024 => {
+            return Err(src.err(
+                None,
+                "server.workers",
+                format!("{n} workers is more than 1024"),
+            ))
+        }
         Some(n) => n,
     };
     let driver = match (&ov.driver, &s.driver) {
         (Some(d), _) => *d,
         (None, Some(v)) => parse_driver(v.get_ref()).ok_or_else(|| {
-            src.at(v, "server.driver", format!("unknown driver {:?}: expected auto, io_uring or epoll", v.get_ref()))
+            src.at(
+                v,
+                "server.driver",
+                format!(
+                    "unknown driver {:?}: expected auto, io_uring or epoll",
+                    v.get_ref()
+                ),
+            )
         })?,
         (None, None) => Driver::Auto,
     };
@@ -143,10 +184,18 @@ pub fn parse_driver(s: &str) -> Option<Driver> {
     }
 }
 
-fn parse_addr(v: &Spanned<String>, src: &Source<'_>, field: &str) -> Result<SocketAddr, ConfigError> {
-    v.get_ref()
-        .parse()
-        .map_err(|_| src.at(v, field, format!("{:?} is not an IP:port address", v.get_ref())))
+fn parse_addr(
+    v: &Spanned<String>,
+    src: &Source<'_>,
+    field: &str,
+) -> Result<SocketAddr, ConfigError> {
+    v.get_ref().parse().map_err(|_| {
+        src.at(
+            v,
+            field,
+            format!("{:?} is not an IP:port address", v.get_ref()),
+        )
+    })
 }
 
 fn compile_limits(raw: &RawConfig, src: &Source<'_>) -> Result<Limits, ConfigError> {
@@ -159,17 +208,44 @@ fn compile_limits(raw: &RawConfig, src: &Source<'_>) -> Result<Limits, ConfigErr
         }
         Some(s) => Ok(*s.get_ref()),
     };
-    let head = get(&l.header_bytes_max, d.head_bytes_max, 1024, 1 << 20, "limits.header_bytes_max")?;
-    let count = get(&l.header_count_max, d.header_count_max, 8, HEADER_SLOTS, "limits.header_count_max")?;
-    let uri = get(&l.uri_bytes_max, d.uri_bytes_max, 64, head, "limits.uri_bytes_max")?;
+    let head = get(
+        &l.header_bytes_max,
+        d.head_bytes_max,
+        1024,
+        1 << 20,
+        "limits.header_bytes_max",
+    )?;
+    let count = get(
+        &l.header_count_max,
+        d.header_count_max,
+        8,
+        HEADER_SLOTS,
+        "limits.header_count_max",
+    )?;
+    let uri = get(
+        &l.uri_bytes_max,
+        d.uri_bytes_max,
+        64,
+        head,
+        "limits.uri_bytes_max",
+    )?;
     let body = match &l.body_bytes_max {
         None => d.body_bytes_max,
         Some(s) if *s.get_ref() == 0 || *s.get_ref() > 1 << 32 => {
-            return Err(src.at(s, "limits.body_bytes_max", "must be between 1 and 4294967296"))
+            return Err(src.at(
+                s,
+                "limits.body_bytes_max",
+                "must be between 1 and 4294967296",
+            ))
         }
         Some(s) => *s.get_ref(),
     };
-    Ok(Limits { head_bytes_max: head, header_count_max: count, uri_bytes_max: uri, body_bytes_max: body })
+    Ok(Limits {
+        head_bytes_max: head,
+        header_count_max: count,
+        uri_bytes_max: uri,
+        body_bytes_max: body,
+    })
 }
 
 fn merge_timeouts(base: &Timeouts, raw: &RawTimeouts) -> Timeouts {
@@ -194,18 +270,19 @@ fn compile_provider(
     if name.is_empty() {
         return Err(src.at(&p.name, "providers.name", "must not be empty"));
     }
-    let kind = match p.kind.get_ref().as_str() {
-        "openai" => ProviderKind::OpenAi,
-        "openai-compatible" => ProviderKind::OpenAiCompatible,
-        "demo" => ProviderKind::Demo,
-        other => {
-            return Err(src.at(
+    let kind =
+        match p.kind.get_ref().as_str() {
+            "openai" => ProviderKind::OpenAi,
+            "openai-compatible" => ProviderKind::OpenAiCompatible,
+            "demo" => ProviderKind::Demo,
+            other => return Err(src.at(
                 &p.kind,
                 "providers.kind",
-                format!("unknown provider kind {other:?}: expected openai, openai-compatible or demo"),
-            ))
-        }
-    };
+                format!(
+                    "unknown provider kind {other:?}: expected openai, openai-compatible or demo"
+                ),
+            )),
+        };
     let timeouts = match &p.timeouts {
         Some(t) => merge_timeouts(defaults, t),
         None => *defaults,
@@ -213,33 +290,62 @@ fn compile_provider(
     let mut headers = Vec::new();
     if let Some(k) = &p.api_key {
         let key = resolve_secret(k, src, "providers.api_key")?;
-        headers.push(("authorization".into(), Secret(format!("Bearer {}", key.0).into())));
+        headers.push((
+            "authorization".into(),
+            Secret(format!("Bearer {}", key.0).into()),
+        ));
     }
     for (h, v) in &p.headers {
-        if h.is_empty() || !h.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b)) {
-            return Err(src.at(v, "providers.headers", format!("{h:?} is not a valid header name")));
+        if h.is_empty()
+            || !h
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
+        {
+            return Err(src.at(
+                v,
+                "providers.headers",
+                format!("{h:?} is not a valid header name"),
+            ));
         }
         let value = resolve_secret(v, src, "providers.headers")?;
         if value.0.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-            return Err(src.at(v, "providers.headers", "header value contains CR, LF or NUL"));
+            return Err(src.at(
+                v,
+                "providers.headers",
+                "header value contains CR, LF or NUL",
+            ));
         }
         headers.push((h.to_ascii_lowercase().into(), value));
     }
     let upstream = match (kind, &p.base_url) {
         (ProviderKind::Demo, None) => None,
         (ProviderKind::Demo, Some(u)) => {
-            return Err(src.at(u, "providers.base_url", "the demo provider takes no base_url"))
+            return Err(src.at(
+                u,
+                "providers.base_url",
+                "the demo provider takes no base_url",
+            ))
         }
         (ProviderKind::OpenAi, None) => {
             let default = Spanned::new(0..0, "https://api.openai.com/v1".to_string());
             Some(compile_upstream(&default, p.ca_file.as_ref(), src, roots)?)
         }
         (ProviderKind::OpenAiCompatible, None) => {
-            return Err(src.at(&p.kind, "providers.base_url", format!("provider {name:?} needs a base_url")))
+            return Err(src.at(
+                &p.kind,
+                "providers.base_url",
+                format!("provider {name:?} needs a base_url"),
+            ))
         }
         (_, Some(u)) => Some(compile_upstream(u, p.ca_file.as_ref(), src, roots)?),
     };
-    Ok(Provider { name: name.as_str().into(), kind, upstream, headers, timeouts })
+    Ok(Provider {
+        name: name.as_str().into(),
+        kind,
+        upstream,
+        headers,
+        timeouts,
+    })
 }
 
 /// A parsed `http(s)://host[:port][/prefix]`.
@@ -263,26 +369,41 @@ pub(super) fn parse_url(url: &str) -> Result<Url<'_>, String> {
         None => (rest, ""),
     };
     if authority.contains('@') || path.contains(['?', '#']) {
-        return Err(format!("{url:?}: userinfo, query and fragment are not allowed in a base_url"));
+        return Err(format!(
+            "{url:?}: userinfo, query and fragment are not allowed in a base_url"
+        ));
     }
     let default_port = if https { 443 } else { 80 };
     let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-        let end = v6.find(']').ok_or_else(|| format!("{url:?}: unterminated IPv6 literal"))?;
+        let end = v6
+            .find(']')
+            .ok_or_else(|| format!("{url:?}: unterminated IPv6 literal"))?;
         let port = match &v6[end + 1..] {
             "" => default_port,
-            p => p.strip_prefix(':').and_then(|p| p.parse().ok()).ok_or_else(|| format!("{url:?}: bad port"))?,
+            p => p
+                .strip_prefix(':')
+                .and_then(|p| p.parse().ok())
+                .ok_or_else(|| format!("{url:?}: bad port"))?,
         };
         (&v6[..end], port)
     } else {
         match authority.rsplit_once(':') {
-            Some((h, p)) => (h, p.parse().map_err(|_| format!("{url:?}: bad port {p:?}"))?),
+            Some((h, p)) => (
+                h,
+                p.parse().map_err(|_| format!("{url:?}: bad port {p:?}"))?,
+            ),
             None => (authority, default_port),
         }
     };
     if host.is_empty() {
         return Err(format!("{url:?} has no host"));
     }
-    Ok(Url { https, host, port, path: path.trim_end_matches('/') })
+    Ok(Url {
+        https,
+        host,
+        port,
+        path: path.trim_end_matches('/'),
+    })
 }
 
 fn compile_upstream(
@@ -296,7 +417,13 @@ fn compile_upstream(
         .to_socket_addrs()
         .ok()
         .and_then(|mut a| a.next())
-        .ok_or_else(|| src.at(u, "providers.base_url", format!("cannot resolve host {:?}", url.host)))?;
+        .ok_or_else(|| {
+            src.at(
+                u,
+                "providers.base_url",
+                format!("cannot resolve host {:?}", url.host),
+            )
+        })?;
     let default_port = if url.https { 443 } else { 80 };
     let host_header: Box<str> = match (url.port == default_port, url.host.contains(':')) {
         (true, false) => url.host.into(),
@@ -306,19 +433,37 @@ fn compile_upstream(
     };
     let tls = if url.https {
         let config = tls::client_config(roots, ca_file, src)?;
-        let name = rustls_pki_types::ServerName::try_from(url.host.to_string())
-            .map_err(|_| src.at(u, "providers.base_url", format!("{:?} is not a valid TLS server name", url.host)))?;
+        let name = rustls_pki_types::ServerName::try_from(url.host.to_string()).map_err(|_| {
+            src.at(
+                u,
+                "providers.base_url",
+                format!("{:?} is not a valid TLS server name", url.host),
+            )
+        })?;
         Some((config, name))
     } else {
         if let Some(ca) = ca_file {
-            return Err(src.at(ca, "providers.ca_file", "ca_file is only used with an https base_url"));
+            return Err(src.at(
+                ca,
+                "providers.ca_file",
+                "ca_file is only used with an https base_url",
+            ));
         }
         None
     };
-    Ok(Upstream { addr, host_header, path_prefix: url.path.into(), tls })
+    Ok(Upstream {
+        addr,
+        host_header,
+        path_prefix: url.path.into(),
+        tls,
+    })
 }
 
-fn compile_models(raw: &[RawModel], providers: &[Provider], src: &Source<'_>) -> Result<Vec<Model>, ConfigError> {
+fn compile_models(
+    raw: &[RawModel],
+    providers: &[Provider],
+    src: &Source<'_>,
+) -> Result<Vec<Model>, ConfigError> {
     let mut exact = Vec::new();
     let mut patterns = Vec::new();
     for m in raw {
@@ -326,7 +471,13 @@ fn compile_models(raw: &[RawModel], providers: &[Provider], src: &Source<'_>) ->
         let provider = providers
             .iter()
             .position(|p| *p.name == **m.provider.get_ref())
-            .ok_or_else(|| src.at(&m.provider, "models.provider", format!("no provider named {:?}", m.provider.get_ref())))?;
+            .ok_or_else(|| {
+                src.at(
+                    &m.provider,
+                    "models.provider",
+                    format!("no provider named {:?}", m.provider.get_ref()),
+                )
+            })?;
         let (prefix, pattern) = match name.strip_suffix('*') {
             Some(p) => (p, true),
             None => (name.as_str(), false),
@@ -335,21 +486,41 @@ fn compile_models(raw: &[RawModel], providers: &[Provider], src: &Source<'_>) ->
             return Err(src.at(&m.name, "models.name", "must not be empty"));
         }
         if prefix.contains('*') || name.bytes().any(|b| b.is_ascii_control() || b == b'"') {
-            return Err(src.at(&m.name, "models.name", format!("{name:?}: `*` is only allowed at the end")));
+            return Err(src.at(
+                &m.name,
+                "models.name",
+                format!("{name:?}: `*` is only allowed at the end"),
+            ));
         }
-        let dup = exact.iter().chain(patterns.iter()).any(|o: &Model| *o.name == *prefix && o.pattern == pattern);
+        let dup = exact
+            .iter()
+            .chain(patterns.iter())
+            .any(|o: &Model| *o.name == *prefix && o.pattern == pattern);
         if dup {
             return Err(src.at(&m.name, "models.name", format!("duplicate model {name:?}")));
         }
-        let model = Model { name: prefix.into(), pattern, provider, upstream_model: m.model.as_deref().map(Into::into) };
-        if pattern { patterns.push(model) } else { exact.push(model) }
+        let model = Model {
+            name: prefix.into(),
+            pattern,
+            provider,
+            upstream_model: m.model.as_deref().map(Into::into),
+        };
+        if pattern {
+            patterns.push(model)
+        } else {
+            exact.push(model)
+        }
     }
     exact.extend(patterns);
     Ok(exact)
 }
 
 /// `env:NAME`, `file:PATH` (trailing newline trimmed), or a literal value.
-fn resolve_secret(v: &Spanned<String>, src: &Source<'_>, field: &str) -> Result<Secret, ConfigError> {
+fn resolve_secret(
+    v: &Spanned<String>,
+    src: &Source<'_>,
+    field: &str,
+) -> Result<Secret, ConfigError> {
     let s = v.get_ref();
     if let Some(name) = s.strip_prefix("env:") {
         std::env::var(name)
@@ -363,4 +534,3 @@ fn resolve_secret(v: &Spanned<String>, src: &Source<'_>, field: &str) -> Result<
         Ok(Secret(s.as_str().into()))
     }
 }
-

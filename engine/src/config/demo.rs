@@ -50,7 +50,11 @@ pub(super) fn build(ov: &Overrides) -> Result<(Snapshot, Vec<String>), ConfigErr
     let mut notes = Vec::new();
     for (var, extra, what) in [
         ("OPENAI_API_KEY", OPENAI_TOML, "openai/<model> -> OpenAI"),
-        ("ANTHROPIC_API_KEY", ANTHROPIC_TOML, "anthropic/<model> -> Anthropic (OpenAI-compatible endpoint)"),
+        (
+            "ANTHROPIC_API_KEY",
+            ANTHROPIC_TOML,
+            "anthropic/<model> -> Anthropic (OpenAI-compatible endpoint)",
+        ),
     ] {
         if std::env::var_os(var).is_none_or(|v| v.is_empty()) {
             continue;
@@ -59,7 +63,15 @@ pub(super) fn build(ov: &Overrides) -> Result<(Snapshot, Vec<String>), ConfigErr
         // note rather than failing the whole demo.
         let candidate = format!("{text}{extra}");
         let raw = compile::parse("<demo>", &candidate)?;
-        match compile::compile(raw, &compile::Source { file: "<demo>", text: &candidate }, ov, true) {
+        match compile::compile(
+            raw,
+            &compile::Source {
+                file: "<demo>",
+                text: &candidate,
+            },
+            ov,
+            true,
+        ) {
             Ok(_) => {
                 text = candidate;
                 notes.push(format!("{var} is set: registered {what}"));
@@ -68,6 +80,14 @@ pub(super) fn build(ov: &Overrides) -> Result<(Snapshot, Vec<String>), ConfigErr
         }
     }
     let raw = compile::parse("<demo>", &text)?;
-    let snap = compile::compile(raw, &compile::Source { file: "<demo>", text: &text }, ov, true)?;
+    let snap = compile::compile(
+        raw,
+        &compile::Source {
+            file: "<demo>",
+            text: &text,
+        },
+        ov,
+        true,
+    )?;
     Ok((snap, notes))
 }

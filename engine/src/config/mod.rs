@@ -88,21 +88,40 @@ impl Snapshot {
         use std::fmt::Write;
         let mut s = String::new();
         let sv = &self.server;
-        let _ = writeln!(s, "server: listen {} (tls: {}), admin {}", sv.listen, sv.tls.is_some(), sv.admin_listen);
-        let _ = writeln!(s, "  workers {}, driver {:?}, drain {:?}, keep-alive {:?}", sv.workers, sv.driver, sv.drain_timeout, sv.keepalive_timeout);
+        let _ = writeln!(
+            s,
+            "server: listen {} (tls: {}), admin {}",
+            sv.listen,
+            sv.tls.is_some(),
+            sv.admin_listen
+        );
+        let _ = writeln!(
+            s,
+            "  workers {}, driver {:?}, drain {:?}, keep-alive {:?}",
+            sv.workers, sv.driver, sv.drain_timeout, sv.keepalive_timeout
+        );
         let l = &self.limits;
         let _ = writeln!(
             s,
             "limits: head {} B, {} headers, uri {} B, body {} B",
             l.head_bytes_max, l.header_count_max, l.uri_bytes_max, l.body_bytes_max
         );
-        let _ = writeln!(s, "auth: {} static key(s), anonymous {}", self.auth.keys.len(), self.auth.allow_anonymous);
+        let _ = writeln!(
+            s,
+            "auth: {} static key(s), anonymous {}",
+            self.auth.keys.len(),
+            self.auth.allow_anonymous
+        );
         let _ = writeln!(s, "access log: {:?}", self.access_log);
         for p in &self.providers {
             let _ = write!(s, "provider {} ({})", p.name, p.kind.as_str());
             if let Some(u) = &p.upstream {
                 let scheme = if u.tls.is_some() { "https" } else { "http" };
-                let _ = write!(s, " -> {scheme}://{}{} [{}]", u.host_header, u.path_prefix, u.addr);
+                let _ = write!(
+                    s,
+                    " -> {scheme}://{}{} [{}]",
+                    u.host_header, u.path_prefix, u.addr
+                );
             }
             let names: Vec<&str> = p.headers.iter().map(|(h, _)| &**h).collect();
             let t = &p.timeouts;
@@ -114,8 +133,15 @@ impl Snapshot {
         }
         for m in &self.models {
             let star = if m.pattern { "*" } else { "" };
-            let target = m.upstream_model.as_deref().unwrap_or(if m.pattern { "<suffix>" } else { &m.name });
-            let _ = writeln!(s, "model {}{star} -> {}:{target}", m.name, self.providers[m.provider].name);
+            let target =
+                m.upstream_model
+                    .as_deref()
+                    .unwrap_or(if m.pattern { "<suffix>" } else { &m.name });
+            let _ = writeln!(
+                s,
+                "model {}{star} -> {}:{target}",
+                m.name, self.providers[m.provider].name
+            );
         }
         s
     }

@@ -71,7 +71,10 @@ pub struct Upstream {
     /// Path prefix of the base URL without trailing slash, e.g. `/v1`.
     pub path_prefix: Box<str>,
     /// `Some` for https: the client config and the server name to verify.
-    pub tls: Option<(Arc<rustls::ClientConfig>, rustls_pki_types::ServerName<'static>)>,
+    pub tls: Option<(
+        Arc<rustls::ClientConfig>,
+        rustls_pki_types::ServerName<'static>,
+    )>,
 }
 
 impl std::fmt::Debug for Upstream {
@@ -173,21 +176,38 @@ impl Snapshot {
             .filter(|(_, m)| !m.pattern)
             .map(|(i, m)| (Box::<[u8]>::from(m.name.as_bytes()), i))
             .collect();
-        Snapshot { server, limits, auth, access_log, providers, models, exact, demo }
+        Snapshot {
+            server,
+            limits,
+            auth,
+            access_log,
+            providers,
+            models,
+            exact,
+            demo,
+        }
     }
 
     /// Map a client-facing model name to its deployment: exact names first, then the
     /// longest matching prefix pattern.
     pub fn resolve<'a>(&'a self, name: &'a [u8]) -> Option<Resolved<'a>> {
         let (index, upstream_name) = match self.exact.get(name) {
-            Some(&i) => (i, self.models[i].upstream_model.as_deref().map_or(name, str::as_bytes)),
+            Some(&i) => (
+                i,
+                self.models[i]
+                    .upstream_model
+                    .as_deref()
+                    .map_or(name, str::as_bytes),
+            ),
             None => {
                 let (i, m) = self
                     .models
                     .iter()
                     .enumerate()
                     .filter(|(_, m)| {
-                        m.pattern && name.len() > m.name.len() && name.starts_with(m.name.as_bytes())
+                        m.pattern
+                            && name.len() > m.name.len()
+                            && name.starts_with(m.name.as_bytes())
                     })
                     .max_by_key(|(_, m)| m.name.len())?;
                 let suffix = &name[m.name.len()..];
@@ -195,7 +215,12 @@ impl Snapshot {
             }
         };
         let model = &self.models[index];
-        Some(Resolved { index, model, provider: &self.providers[model.provider], upstream_name })
+        Some(Resolved {
+            index,
+            model,
+            provider: &self.providers[model.provider],
+            upstream_name,
+        })
     }
 
     /// Constant-time check of a presented gateway key against every configured key.

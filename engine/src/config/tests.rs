@@ -51,10 +51,17 @@ fn compiles_a_full_config() {
     assert_eq!(p.headers[0].0.as_ref(), "authorization");
     assert_eq!(p.headers[0].1 .0.as_ref(), "Bearer upstream-secret");
     let path = std::env::var("PATH").unwrap();
-    assert!(s.key_is_valid(path.as_bytes()) && s.key_is_valid(b"sk-test-1") && !s.key_is_valid(b"sk-test-3"));
+    assert!(
+        s.key_is_valid(path.as_bytes())
+            && s.key_is_valid(b"sk-test-1")
+            && !s.key_is_valid(b"sk-test-3")
+    );
     // Secrets never show in what `check` prints.
     let d = s.describe();
-    assert!(!d.contains("upstream-secret") && !d.contains("sk-test-1"), "{d}");
+    assert!(
+        !d.contains("upstream-secret") && !d.contains("sk-test-1"),
+        "{d}"
+    );
     assert!(d.contains("model llama -> local:meta-llama/Llama-3.1-8B"));
 }
 
@@ -65,7 +72,10 @@ fn resolves_exact_names_then_longest_prefix() {
     assert_eq!(r.upstream_name, b"meta-llama/Llama-3.1-8B");
     let r = s.resolve(b"local/qwen2.5").unwrap();
     assert_eq!(r.upstream_name, b"qwen2.5");
-    assert!(s.resolve(b"local/").is_none(), "a pattern needs a non-empty suffix");
+    assert!(
+        s.resolve(b"local/").is_none(),
+        "a pattern needs a non-empty suffix"
+    );
     assert!(s.resolve(b"gpt-4o").is_none());
 }
 
@@ -83,8 +93,13 @@ fn unknown_fields_are_errors_with_a_line() {
 
 #[test]
 fn semantic_errors_name_file_line_and_field() {
-    let e = err("[[providers]]\nname = \"a\"\nkind = \"openai-compatible\"\nbase_url = \"ftp://x\"\n");
-    assert_eq!((e.line, e.field.as_str()), (Some(4), "providers.base_url"), "{e}");
+    let e =
+        err("[[providers]]\nname = \"a\"\nkind = \"openai-compatible\"\nbase_url = \"ftp://x\"\n");
+    assert_eq!(
+        (e.line, e.field.as_str()),
+        (Some(4), "providers.base_url"),
+        "{e}"
+    );
     let e = err("[[providers]]\nname = \"a\"\nkind = \"martian\"\n");
     assert_eq!((e.line, e.field.as_str()), (Some(3), "providers.kind"));
     let e = err("[[providers]]\nname = \"d\"\nkind = \"demo\"\n\n[[models]]\nname = \"m\"\nprovider = \"nope\"\n");
@@ -92,7 +107,10 @@ fn semantic_errors_name_file_line_and_field() {
     let e = err("[server]\ndriver = \"kqueue\"\n");
     assert_eq!((e.line, e.field.as_str()), (Some(2), "server.driver"));
     let e = err("[limits]\nheader_count_max = 100000\n");
-    assert_eq!((e.line, e.field.as_str()), (Some(2), "limits.header_count_max"));
+    assert_eq!(
+        (e.line, e.field.as_str()),
+        (Some(2), "limits.header_count_max")
+    );
     let e = err("[auth]\nkeys = [\"env:SLUICE_TEST_DEFINITELY_UNSET\"]\n");
     assert_eq!((e.line, e.field.as_str()), (Some(2), "auth.keys"));
     assert!(e.message.contains("SLUICE_TEST_DEFINITELY_UNSET"));
@@ -123,14 +141,24 @@ fn urls_parse_strictly() {
     assert!(u.https && u.host == "api.openai.com" && u.port == 443 && u.path == "/v1");
     let u = parse_url("http://[::1]:8080").unwrap();
     assert!(u.host == "::1" && u.port == 8080 && u.path.is_empty());
-    for bad in ["api.openai.com", "https://", "http://h:port/", "http://u@h/", "http://h/v1?x=1"] {
+    for bad in [
+        "api.openai.com",
+        "https://",
+        "http://h:port/",
+        "http://u@h/",
+        "http://h/v1?x=1",
+    ] {
         assert!(parse_url(bad).is_err(), "{bad}");
     }
 }
 
 #[test]
 fn overrides_win_over_the_file() {
-    let o = Overrides { workers: Some(3), listen: Some("127.0.0.1:7".parse().unwrap()), ..Overrides::default() };
+    let o = Overrides {
+        workers: Some(3),
+        listen: Some("127.0.0.1:7".parse().unwrap()),
+        ..Overrides::default()
+    };
     let s = from_str("x.toml", BASIC, &o).unwrap();
     assert_eq!(s.server.workers, 3);
     assert_eq!(s.server.listen.port(), 7);
@@ -147,5 +175,9 @@ fn demo_has_the_demo_model_and_accepts_anonymous() {
 #[test]
 fn tls_files_are_checked() {
     let e = err("[server.tls]\ncert_file = \"/nonexistent/cert.pem\"\nkey_file = \"/nonexistent/key.pem\"\n");
-    assert_eq!((e.line, e.field.as_str()), (Some(2), "server.tls.cert_file"), "{e}");
+    assert_eq!(
+        (e.line, e.field.as_str()),
+        (Some(2), "server.tls.cert_file"),
+        "{e}"
+    );
 }

@@ -12,16 +12,38 @@ use super::ConfigError;
 
 /// The web PKI roots, built once per compile.
 pub(super) fn webpki_roots() -> Arc<rustls::RootCertStore> {
-    Arc::new(rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() })
+    Arc::new(rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    })
 }
 
-fn read_certs(path: &Spanned<String>, src: &Source<'_>, field: &str) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
+fn read_certs(
+    path: &Spanned<String>,
+    src: &Source<'_>,
+    field: &str,
+) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
     let certs: Result<Vec<_>, _> = CertificateDer::pem_file_iter(path.get_ref())
-        .map_err(|e| src.err(Some(path.span()), field, format!("cannot read {}: {e}", path.get_ref())))?
+        .map_err(|e| {
+            src.err(
+                Some(path.span()),
+                field,
+                format!("cannot read {}: {e}", path.get_ref()),
+            )
+        })?
         .collect();
-    let certs = certs.map_err(|e| src.err(Some(path.span()), field, format!("bad PEM in {}: {e}", path.get_ref())))?;
+    let certs = certs.map_err(|e| {
+        src.err(
+            Some(path.span()),
+            field,
+            format!("bad PEM in {}: {e}", path.get_ref()),
+        )
+    })?;
     if certs.is_empty() {
-        return Err(src.err(Some(path.span()), field, format!("no certificates in {}", path.get_ref())));
+        return Err(src.err(
+            Some(path.span()),
+            field,
+            format!("no certificates in {}", path.get_ref()),
+        ));
     }
     Ok(certs)
 }
@@ -32,14 +54,25 @@ pub(super) fn server_config(
     src: &Source<'_>,
 ) -> Result<Arc<rustls::ServerConfig>, ConfigError> {
     let certs = read_certs(cert, src, "server.tls.cert_file")?;
-    let key_der = PrivateKeyDer::from_pem_file(key.get_ref())
-        .map_err(|e| src.err(Some(key.span()), "server.tls.key_file", format!("cannot read a private key from {}: {e}", key.get_ref())))?;
+    let key_der = PrivateKeyDer::from_pem_file(key.get_ref()).map_err(|e| {
+        src.err(
+            Some(key.span()),
+            "server.tls.key_file",
+            format!("cannot read a private key from {}: {e}", key.get_ref()),
+        )
+    })?;
     let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(default_provider()))
         .with_safe_default_protocol_versions()
         .map_err(|e| src.err(None, "server.tls", e.to_string()))?
         .with_no_client_auth()
         .with_single_cert(certs, key_der)
-        .map_err(|e| src.err(Some(cert.span()), "server.tls", format!("certificate and key do not work together: {e}")))?;
+        .map_err(|e| {
+            src.err(
+                Some(cert.span()),
+                "server.tls",
+                format!("certificate and key do not work together: {e}"),
+            )
+        })?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
@@ -54,9 +87,13 @@ pub(super) fn client_config(
         Some(ca) => {
             let mut store = (**roots).clone();
             for c in read_certs(ca, src, "providers.ca_file")? {
-                store
-                    .add(c)
-                    .map_err(|e| src.err(Some(ca.span()), "providers.ca_file", format!("unusable CA certificate: {e}")))?;
+                store.add(c).map_err(|e| {
+                    src.err(
+                        Some(ca.span()),
+                        "providers.ca_file",
+                        format!("unusable CA certificate: {e}"),
+                    )
+                })?;
             }
             Arc::new(store)
         }

@@ -21,7 +21,9 @@ const DEMO_EMBEDDING_DIMS: u32 = 256;
 
 /// FNV-1a: a seed that depends on every byte of the request.
 fn seed_of(body: &[u8]) -> u64 {
-    body.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    body.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// Elements of a JSON array already validated by the scanner.
@@ -70,17 +72,27 @@ pub(super) async fn respond<S: AsyncWriteRent>(
     let body = c.body(body_at);
     let mut found = [None; 3];
     // The body was validated by the caller; this scan only reads members.
-    let _ = json::scan_object(body, &[b"max_tokens", b"stream_options", b"input"], &mut found);
+    let _ = json::scan_object(
+        body,
+        &[b"max_tokens", b"stream_options", b"input"],
+        &mut found,
+    );
     let max_tokens = found[0]
         .filter(|v| v.kind == Kind::Number)
         .and_then(|v| std::str::from_utf8(v.bytes(body)).ok()?.parse::<u32>().ok());
     let words = max_tokens.map_or(DEMO_WORDS, |m| m.clamp(1, DEMO_WORDS));
-    let finish = if max_tokens.is_some_and(|m| m < DEMO_WORDS) { FinishReason::Length } else { FinishReason::Stop };
-    let include_usage = found[1].filter(|v| v.kind == Kind::Object).is_some_and(|v| {
-        let mut inner = [None; 1];
-        json::scan_object(v.bytes(body), &[b"include_usage"], &mut inner).is_ok()
-            && inner[0].is_some_and(|u| u.bytes(v.bytes(body)) == b"true")
-    });
+    let finish = if max_tokens.is_some_and(|m| m < DEMO_WORDS) {
+        FinishReason::Length
+    } else {
+        FinishReason::Stop
+    };
+    let include_usage = found[1]
+        .filter(|v| v.kind == Kind::Object)
+        .is_some_and(|v| {
+            let mut inner = [None; 1];
+            json::scan_object(v.bytes(body), &[b"include_usage"], &mut inner).is_ok()
+                && inner[0].is_some_and(|u| u.bytes(v.bytes(body)) == b"true")
+        });
     let inputs = match found[2] {
         Some(v) if v.kind == Kind::Array => array_len(v.bytes(body)),
         _ => 1,
@@ -97,7 +109,14 @@ pub(super) async fn respond<S: AsyncWriteRent>(
     match (endpoint, req.stream) {
         (Endpoint::Embeddings, _) => {
             req.stream = false;
-            synth::embeddings(&mut out, model, inputs, DEMO_EMBEDDING_DIMS, spec.seed, spec.prompt_tokens);
+            synth::embeddings(
+                &mut out,
+                model,
+                inputs,
+                DEMO_EMBEDDING_DIMS,
+                spec.seed,
+                spec.prompt_tokens,
+            );
         }
         (Endpoint::Chat, false) => synth::chat_completion_with(&mut out, &spec, finish),
         (_, false) => synth::text_completion_with(&mut out, &spec, finish),
@@ -130,7 +149,12 @@ impl Frames for CompletionStream<'_> {
     }
 }
 
-async fn stream<S: AsyncWriteRent>(c: &mut Conn<'_>, io: &mut S, req: &mut Req, mut frames: impl Frames) -> Next {
+async fn stream<S: AsyncWriteRent>(
+    c: &mut Conn<'_>,
+    io: &mut S,
+    req: &mut Req,
+    mut frames: impl Frames,
+) -> Next {
     let chunked = req.version == proto::http1::Version::Http11;
     if !chunked || c.w.draining() {
         req.keep_alive = false;

@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use proto::http1::{
-    find_header, parse_response, write_chunk, write_header, write_status_line, BodyFraming, ChunkEvent,
-    ChunkedDecoder, Headers, Limits, RequestHead, ResponseHead, Status, Version, EMPTY_HEADERS, HEADER_SLOTS,
-    LAST_CHUNK,
+    find_header, parse_response, write_chunk, write_header, write_status_line, BodyFraming,
+    ChunkEvent, ChunkedDecoder, Headers, Limits, RequestHead, ResponseHead, Status, Version,
+    EMPTY_HEADERS, HEADER_SLOTS, LAST_CHUNK,
 };
 use proto::json;
 
@@ -28,8 +28,12 @@ use crate::upstream::connect;
 
 /// Limits on what an upstream sends: larger heads than clients get (CDN headers), and
 /// no body limit (a long generation is not an attack).
-const UPSTREAM_LIMITS: Limits =
-    Limits { head_bytes_max: 64 * 1024, header_count_max: HEADER_SLOTS, uri_bytes_max: 8 * 1024, body_bytes_max: u64::MAX };
+const UPSTREAM_LIMITS: Limits = Limits {
+    head_bytes_max: 64 * 1024,
+    header_count_max: HEADER_SLOTS,
+    uri_bytes_max: 8 * 1024,
+    body_bytes_max: u64::MAX,
+};
 
 /// Request bodies up to this size are copied behind the head and sent in one write.
 const INLINE_BODY_BYTES_MAX: usize = 64 * 1024;
@@ -41,9 +45,22 @@ const READ_BYTES: usize = 16 * 1024;
 /// credentials, and sluice's control headers.
 fn forward_request_header(name: &[u8]) -> bool {
     const DROP: [&[u8]; 16] = [
-        b"host", b"authorization", b"connection", b"keep-alive", b"proxy-connection", b"proxy-authorization",
-        b"te", b"trailer", b"transfer-encoding", b"upgrade", b"content-length", b"expect", b"accept-encoding",
-        b"api-key", b"x-api-key", b"http2-settings",
+        b"host",
+        b"authorization",
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"proxy-authorization",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"content-length",
+        b"expect",
+        b"accept-encoding",
+        b"api-key",
+        b"x-api-key",
+        b"http2-settings",
     ];
     !(DROP.iter().any(|d| d.eq_ignore_ascii_case(name))
         || name.len() > 9 && name[..9].eq_ignore_ascii_case(b"x-sluice-"))
@@ -51,8 +68,16 @@ fn forward_request_header(name: &[u8]) -> bool {
 
 /// Response headers not passed to the client: hop-by-hop and framing.
 fn forward_response_header(name: &[u8]) -> bool {
-    const DROP: [&[u8]; 8] =
-        [b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"transfer-encoding", b"upgrade", b"content-length"];
+    const DROP: [&[u8]; 8] = [
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"content-length",
+    ];
     !DROP.iter().any(|d| d.eq_ignore_ascii_case(name))
 }
 
@@ -80,7 +105,11 @@ enum Cut {
 }
 
 /// Await `f` unless the client goes away or `limit` passes first.
-async fn guarded<F: Future>(closed: Pin<&mut impl Future<Output = ()>>, limit: Duration, f: F) -> Result<F::Output, Cut> {
+async fn guarded<F: Future>(
+    closed: Pin<&mut impl Future<Output = ()>>,
+    limit: Duration,
+    f: F,
+) -> Result<F::Output, Cut> {
     monoio::select! {
         r = monoio::time::timeout(limit, f) => r.map_err(|_| Cut::Timeout),
         _ = closed => Err(Cut::Client),
@@ -96,11 +125,22 @@ pub(super) async fn forward<S: AsyncReadRent + AsyncWriteRent>(
     req: &mut Req,
 ) -> Outcome {
     c.watch();
-    let Conn { w, rbuf, wbuf, decoded, headers, watch, .. } = c;
+    let Conn {
+        w,
+        rbuf,
+        wbuf,
+        decoded,
+        headers,
+        watch,
+        ..
+    } = c;
     let w = *w;
     let provider = t.resolved.provider;
     let pi = t.resolved.model.provider;
-    let up = provider.upstream.as_ref().expect("forward is only called for upstream providers");
+    let up = provider
+        .upstream
+        .as_ref()
+        .expect("forward is only called for upstream providers");
     let timeouts = provider.timeouts;
     let body: &[u8] = match body_at {
         Body::InBuf(s, e) => &rbuf[s..e],
@@ -127,7 +167,12 @@ pub(super) async fn forward<S: AsyncReadRent + AsyncWriteRent>(
     }
     for h in &headers[..head.header_count] {
         let name = h.name.of(rbuf);
-        if forward_request_header(name) && !provider.headers.iter().any(|(n, _)| n.as_bytes().eq_ignore_ascii_case(name)) {
+        if forward_request_header(name)
+            && !provider
+                .headers
+                .iter()
+                .any(|(n, _)| n.as_bytes().eq_ignore_ascii_case(name))
+        {
             write_header(wbuf, name, h.value.of(rbuf));
         }
     }
@@ -136,7 +181,10 @@ pub(super) async fn forward<S: AsyncReadRent + AsyncWriteRent>(
             let mut name = Vec::with_capacity(t.resolved.upstream_name.len() + 2);
             json::write_string(&mut name, t.resolved.upstream_name);
             wbuf.extend_from_slice(b"content-length: ");
-            write_u64(wbuf, (body.len() - (span.end - span.start) + name.len()) as u64);
+            write_u64(
+                wbuf,
+                (body.len() - (span.end - span.start) + name.len()) as u64,
+            );
             wbuf.extend_from_slice(b"\r\n\r\n");
             wbuf.extend_from_slice(&body[..span.start]);
             wbuf.extend_from_slice(&name);
@@ -173,7 +221,11 @@ pub(super) async fn forward<S: AsyncReadRent + AsyncWriteRent>(
     let mut fresh_only = false;
     let (mut uio, resp) = 'attempt: loop {
         let t0 = Instant::now();
-        let pooled = if fresh_only { None } else { w.pool.borrow_mut().take(pi, t0, timeouts.pool_idle) };
+        let pooled = if fresh_only {
+            None
+        } else {
+            w.pool.borrow_mut().take(pi, t0, timeouts.pool_idle)
+        };
         let reused = pooled.is_some();
         let mut uio: UpstreamIo = match pooled {
             Some(u) => {
@@ -182,7 +234,13 @@ pub(super) async fn forward<S: AsyncReadRent + AsyncWriteRent>(
             }
             None => {
                 shard.inc(&shard.upstream_connects);
-                match guarded(closed.as_mut(), timeouts.connect + Duration::from_millis(50), connect(up, timeouts.connect)).await {
+                match guarded(
+                    closed.as_mut(),
+                    timeouts.connect + Duration::from_millis(50),
+                    connect(up, timeouts.connect),
+                )
+                .await
+                {
                     Ok(Ok(u)) => u,
                     Ok(Err(e)) => {
                         req.upstream_wait += t0.elapsed();
@@ -258,7 +316,12 @@ pub(super) async fn forward<S: AsyncReadRent + AsyncWriteRent>(
                 }
             }
             let left = first_byte_by.saturating_duration_since(Instant::now());
-            let read = guarded(closed.as_mut(), left, read_more(&mut uio, &mut ubuf, READ_BYTES)).await;
+            let read = guarded(
+                closed.as_mut(),
+                left,
+                read_more(&mut uio, &mut ubuf, READ_BYTES),
+            )
+            .await;
             let failed = match read {
                 Ok(Ok(n)) if n > 0 => None,
                 Ok(_) if reused && ubuf.is_empty() => {
@@ -266,7 +329,9 @@ pub(super) async fn forward<S: AsyncReadRent + AsyncWriteRent>(
                     continue 'attempt;
                 }
                 Ok(_) => Some(GatewayError::UpstreamReset),
-                Err(Cut::Timeout) if first_byte_by == deadline => Some(GatewayError::UpstreamTotalTimeout),
+                Err(Cut::Timeout) if first_byte_by == deadline => {
+                    Some(GatewayError::UpstreamTotalTimeout)
+                }
                 Err(Cut::Timeout) => Some(GatewayError::UpstreamFirstByteTimeout),
                 Err(Cut::Client) => {
                     w.give_buf(ubuf);
@@ -296,17 +361,33 @@ pub(super) async fn forward<S: AsyncReadRent + AsyncWriteRent>(
     let is_sse = find_header(&ubuf, &uheaders[..resp.header_count], b"content-type")
         .is_some_and(|v| v.len() >= 17 && v[..17].eq_ignore_ascii_case(b"text/event-stream"));
     write_response_head(wbuf, &ubuf, &uheaders, &resp, req, client_chunked);
-    let mut s = Streamer { io, uio: &mut uio, wbuf, ubuf: &mut ubuf, req, idle: timeouts.idle, deadline };
+    let mut s = Streamer {
+        io,
+        uio: &mut uio,
+        wbuf,
+        ubuf: &mut ubuf,
+        req,
+        idle: timeouts.idle,
+        deadline,
+    };
     let ended = match framing {
         BodyFraming::None => s.flush().await.map(|()| true),
         BodyFraming::Length(n) => s.length(resp.head_len, n, closed.as_mut()).await,
-        BodyFraming::Chunked => s.chunked(resp.head_len, client_chunked, closed.as_mut()).await,
-        BodyFraming::CloseDelimited => s.until_close(resp.head_len, client_chunked, closed.as_mut()).await.map(|()| false),
+        BodyFraming::Chunked => {
+            s.chunked(resp.head_len, client_chunked, closed.as_mut())
+                .await
+        }
+        BodyFraming::CloseDelimited => s
+            .until_close(resp.head_len, client_chunked, closed.as_mut())
+            .await
+            .map(|()| false),
     };
     let outcome = match ended {
         Ok(reusable) => {
             if reusable && resp.keep_alive && !w.draining() {
-                w.pool.borrow_mut().put(pi, uio, Instant::now(), timeouts.pool_max_idle);
+                w.pool
+                    .borrow_mut()
+                    .put(pi, uio, Instant::now(), timeouts.pool_max_idle);
             }
             Outcome::Done(Next::Continue)
         }
@@ -340,7 +421,14 @@ pub(super) async fn forward<S: AsyncReadRent + AsyncWriteRent>(
     outcome
 }
 
-fn write_response_head(wbuf: &mut Vec<u8>, ubuf: &[u8], uheaders: &Headers, resp: &ResponseHead, req: &mut Req, client_chunked: bool) {
+fn write_response_head(
+    wbuf: &mut Vec<u8>,
+    ubuf: &[u8],
+    uheaders: &Headers,
+    resp: &ResponseHead,
+    req: &mut Req,
+    client_chunked: bool,
+) {
     wbuf.clear();
     req.status = resp.status;
     write_status_line(wbuf, resp.status);
@@ -393,7 +481,10 @@ impl<S: AsyncWriteRent> Streamer<'_, S> {
     }
 
     /// Read more of the upstream body into `ubuf` (appending). `Ok(0)` is EOF.
-    async fn read(&mut self, closed: Pin<&mut impl Future<Output = ()>>) -> Result<usize, StreamError> {
+    async fn read(
+        &mut self,
+        closed: Pin<&mut impl Future<Output = ()>>,
+    ) -> Result<usize, StreamError> {
         let now = Instant::now();
         let left = self.deadline.saturating_duration_since(now);
         let (limit, on_timeout) = if self.idle < left {
@@ -413,7 +504,12 @@ impl<S: AsyncWriteRent> Streamer<'_, S> {
 
     /// A Content-Length body: the head and the bytes already read go in one write, the
     /// rest is relayed read by read without copying. Ok(reusable).
-    async fn length(&mut self, start: usize, n: u64, mut closed: Pin<&mut impl Future<Output = ()>>) -> Result<bool, StreamError> {
+    async fn length(
+        &mut self,
+        start: usize,
+        n: u64,
+        mut closed: Pin<&mut impl Future<Output = ()>>,
+    ) -> Result<bool, StreamError> {
         let have = (self.ubuf.len() - start) as u64;
         let take = have.min(n) as usize;
         let mut reusable = have <= n;
@@ -429,7 +525,9 @@ impl<S: AsyncWriteRent> Streamer<'_, S> {
             let k = (got as u64).min(left) as usize;
             reusable &= got == k;
             self.req.bytes_out += k as u64;
-            write_range(self.io, self.ubuf, 0, k).await.map_err(|_| StreamError::Client)?;
+            write_range(self.io, self.ubuf, 0, k)
+                .await
+                .map_err(|_| StreamError::Client)?;
             left -= k as u64;
         }
         Ok(reusable)
@@ -437,7 +535,12 @@ impl<S: AsyncWriteRent> Streamer<'_, S> {
 
     /// A chunked upstream body, re-framed for the client one read at a time: an SSE
     /// frame is written as soon as its bytes arrive. Ok(reusable).
-    async fn chunked(&mut self, start: usize, client_chunked: bool, mut closed: Pin<&mut impl Future<Output = ()>>) -> Result<bool, StreamError> {
+    async fn chunked(
+        &mut self,
+        start: usize,
+        client_chunked: bool,
+        mut closed: Pin<&mut impl Future<Output = ()>>,
+    ) -> Result<bool, StreamError> {
         let mut dec = ChunkedDecoder::new(u64::MAX);
         let mut pos = start;
         loop {
@@ -482,7 +585,12 @@ impl<S: AsyncWriteRent> Streamer<'_, S> {
     }
 
     /// A body that ends when the upstream closes.
-    async fn until_close(&mut self, start: usize, client_chunked: bool, mut closed: Pin<&mut impl Future<Output = ()>>) -> Result<(), StreamError> {
+    async fn until_close(
+        &mut self,
+        start: usize,
+        client_chunked: bool,
+        mut closed: Pin<&mut impl Future<Output = ()>>,
+    ) -> Result<(), StreamError> {
         let mut pos = start;
         loop {
             let data = &self.ubuf[pos..];

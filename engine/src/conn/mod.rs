@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use proto::http1::{
-    find_header, parse_request, BodyFraming, ChunkEvent, ChunkedDecoder, Headers, Method, RequestHead,
-    Status, Version, EMPTY_HEADERS,
+    find_header, parse_request, BodyFraming, ChunkEvent, ChunkedDecoder, Headers, Method,
+    RequestHead, Status, Version, EMPTY_HEADERS,
 };
 use proto::json::{self, Kind};
 
@@ -76,7 +76,10 @@ enum Endpoint {
 }
 
 fn route(method: Method, path: &[u8]) -> (Route, Result<Endpoint, GatewayError>) {
-    let p = path.strip_prefix(b"/v1").filter(|p| p.starts_with(b"/")).unwrap_or(path);
+    let p = path
+        .strip_prefix(b"/v1")
+        .filter(|p| p.starts_with(b"/"))
+        .unwrap_or(path);
     let off = path.len() - p.len();
     let (route, endpoint, want) = match p {
         b"/chat/completions" => (Route::ChatCompletions, Endpoint::Chat, Method::Post),
@@ -96,7 +99,12 @@ fn route(method: Method, path: &[u8]) -> (Route, Result<Endpoint, GatewayError>)
 }
 
 /// Serve one client connection until it closes, errs, idles out, or the worker drains.
-pub(crate) async fn serve<S: AsyncReadRent + AsyncWriteRent>(w: &Rc<Worker>, mut io: S, peer: SocketAddr, fd: RawFd) {
+pub(crate) async fn serve<S: AsyncReadRent + AsyncWriteRent>(
+    w: &Rc<Worker>,
+    mut io: S,
+    peer: SocketAddr,
+    fd: RawFd,
+) {
     let mut c = Conn {
         w,
         peer,
@@ -140,7 +148,9 @@ enum Body {
 
 impl Conn<'_> {
     async fn request<S: AsyncReadRent + AsyncWriteRent>(&mut self, io: &mut S) -> Next {
-        let Some(head) = self.read_head(io).await else { return Next::Close };
+        let Some(head) = self.read_head(io).await else {
+            return Next::Close;
+        };
         let w = self.w;
         let (route, endpoint) = route(head.method, head.path.of(&self.rbuf));
         let mut req = Req {
@@ -172,7 +182,10 @@ impl Conn<'_> {
 
     /// Read until a complete head is buffered. `None`: close quietly (EOF, idle
     /// timeout, drain) or after an error response was sent.
-    async fn read_head<S: AsyncReadRent + AsyncWriteRent>(&mut self, io: &mut S) -> Option<RequestHead> {
+    async fn read_head<S: AsyncReadRent + AsyncWriteRent>(
+        &mut self,
+        io: &mut S,
+    ) -> Option<RequestHead> {
         let w = self.w;
         let server = &w.snap.server;
         let mut deadline: Option<Instant> = None;
@@ -197,9 +210,12 @@ impl Conn<'_> {
                     _ = w.shutdown.wait() => return None,
                 }
             } else {
-                let d = *deadline.get_or_insert_with(|| Instant::now() + server.header_read_timeout);
+                let d =
+                    *deadline.get_or_insert_with(|| Instant::now() + server.header_read_timeout);
                 let left = d.saturating_duration_since(Instant::now());
-                match monoio::time::timeout(left, read_more(io, &mut self.rbuf, BUF_INITIAL_BYTES)).await {
+                match monoio::time::timeout(left, read_more(io, &mut self.rbuf, BUF_INITIAL_BYTES))
+                    .await
+                {
                     Err(_) => {
                         self.reject_head(io, GatewayError::HeadTimeout).await;
                         return None;
@@ -255,9 +271,13 @@ impl Conn<'_> {
             Err(e) => return self.fail_before_body(io, head, e, None, req).await,
         };
         // The body is read only for requests that got this far.
-        if head.expect_continue && head.body != BodyFraming::None && self.rbuf.len() == head.head_len {
+        if head.expect_continue
+            && head.body != BodyFraming::None
+            && self.rbuf.len() == head.head_len
+        {
             self.wbuf.clear();
-            self.wbuf.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+            self.wbuf
+                .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
             if write_all(io, &mut self.wbuf).await.is_err() {
                 return Next::Close;
             }
@@ -320,7 +340,9 @@ impl Conn<'_> {
     ) -> Next {
         let skip = match head.body {
             BodyFraming::None => Some(head.head_len),
-            BodyFraming::Length(n) if (self.rbuf.len() - head.head_len) as u64 >= n => Some(head.head_len + n as usize),
+            BodyFraming::Length(n) if (self.rbuf.len() - head.head_len) as u64 >= n => {
+                Some(head.head_len + n as usize)
+            }
             _ => None,
         };
         if skip.is_none() {
@@ -335,11 +357,17 @@ impl Conn<'_> {
 
     /// Read the request body within the body timeout. Returns where it is and how many
     /// bytes of `rbuf` the request occupies. `Err(None)`: the client went away.
-    async fn read_body<S: AsyncReadRent>(&mut self, io: &mut S, head: &RequestHead) -> Result<(Body, usize), Option<GatewayError>> {
+    async fn read_body<S: AsyncReadRent>(
+        &mut self,
+        io: &mut S,
+        head: &RequestHead,
+    ) -> Result<(Body, usize), Option<GatewayError>> {
         let deadline = Instant::now() + self.w.snap.server.body_read_timeout;
         let start = head.head_len;
         match head.body {
-            BodyFraming::None | BodyFraming::CloseDelimited => Ok((Body::InBuf(start, start), start)),
+            BodyFraming::None | BodyFraming::CloseDelimited => {
+                Ok((Body::InBuf(start, start), start))
+            }
             BodyFraming::Length(n) => {
                 let end = start + n as usize;
                 while self.rbuf.len() < end {
@@ -374,9 +402,19 @@ impl Conn<'_> {
         }
     }
 
-    async fn read_within<S: AsyncReadRent>(&mut self, io: &mut S, deadline: Instant, want: usize) -> Result<(), Option<GatewayError>> {
+    async fn read_within<S: AsyncReadRent>(
+        &mut self,
+        io: &mut S,
+        deadline: Instant,
+        want: usize,
+    ) -> Result<(), Option<GatewayError>> {
         let left = deadline.saturating_duration_since(Instant::now());
-        match monoio::time::timeout(left, read_more(io, &mut self.rbuf, want.clamp(4096, 1 << 20))).await {
+        match monoio::time::timeout(
+            left,
+            read_more(io, &mut self.rbuf, want.clamp(4096, 1 << 20)),
+        )
+        .await
+        {
             Err(_) => Err(Some(GatewayError::BodyTimeout)),
             Ok(Ok(n)) if n > 0 => Ok(()),
             Ok(_) => Err(None),
@@ -404,11 +442,17 @@ impl Conn<'_> {
         let mut found = [None; 2];
         let scanned = json::scan_object(self.body(body_at), &[b"model", b"stream"], &mut found);
         if let Err(e) = scanned {
-            return self.respond_error(io, GatewayError::MalformedJson(e.kind), None, req).await;
+            return self
+                .respond_error(io, GatewayError::MalformedJson(e.kind), None, req)
+                .await;
         }
         let model = match found[0] {
             Some(v) if v.kind == Kind::String => v,
-            _ => return self.respond_error(io, GatewayError::MissingModel, None, req).await,
+            _ => {
+                return self
+                    .respond_error(io, GatewayError::MissingModel, None, req)
+                    .await
+            }
         };
         req.stream = matches!(found[1], Some(v) if v.kind == Kind::Bool && v.bytes(self.body(body_at)) == b"true");
         // The name moves to a connection-owned buffer so that the body can be borrowed
@@ -419,14 +463,18 @@ impl Conn<'_> {
         if raw.contains(&b'\\') {
             if !json::unescape_string(raw, &mut name) {
                 self.name = name;
-                return self.respond_error(io, GatewayError::MissingModel, None, req).await;
+                return self
+                    .respond_error(io, GatewayError::MissingModel, None, req)
+                    .await;
             }
         } else {
             name.extend_from_slice(&raw[1..raw.len() - 1]);
         }
         let snap = w.snap.clone();
         let Some(resolved) = snap.resolve(&name) else {
-            let next = self.respond_error(io, GatewayError::UnknownModel, Some(&name), req).await;
+            let next = self
+                .respond_error(io, GatewayError::UnknownModel, Some(&name), req)
+                .await;
             self.name = name;
             return next;
         };
@@ -435,7 +483,11 @@ impl Conn<'_> {
             None => demo::respond(self, io, endpoint, body_at, resolved.upstream_name, req).await,
             Some(_) => {
                 let name_changed = resolved.upstream_name != &name[..];
-                let target = forward::Target { resolved, endpoint, model_span: name_changed.then_some(model) };
+                let target = forward::Target {
+                    resolved,
+                    endpoint,
+                    model_span: name_changed.then_some(model),
+                };
                 match forward::forward(self, io, head, body_at, target, req).await {
                     forward::Outcome::Done(next) => next,
                     forward::Outcome::Failed(e) => {
@@ -457,13 +509,24 @@ impl Conn<'_> {
 
     async fn list_models<S: AsyncWriteRent>(&mut self, io: &mut S, req: &mut Req) -> Next {
         let snap = &self.w.snap;
-        let names: Vec<&[u8]> = snap.models.iter().filter(|m| !m.pattern).map(|m| m.name.as_bytes()).collect();
+        let names: Vec<&[u8]> = snap
+            .models
+            .iter()
+            .filter(|m| !m.pattern)
+            .map(|m| m.name.as_bytes())
+            .collect();
         let mut body = Vec::with_capacity(64 + names.len() * 96);
         proto::openai::synth::models_list(&mut body, &names, started_unix(), b"sluice");
         self.respond_json(io, 200, &body, req).await
     }
 
-    async fn get_model<S: AsyncWriteRent>(&mut self, io: &mut S, head: &RequestHead, at: usize, req: &mut Req) -> Next {
+    async fn get_model<S: AsyncWriteRent>(
+        &mut self,
+        io: &mut S,
+        head: &RequestHead,
+        at: usize,
+        req: &mut Req,
+    ) -> Next {
         let id = head.path.of(&self.rbuf)[at..].to_vec();
         let snap = self.w.snap.clone();
         match snap.resolve(&id) {
@@ -477,11 +540,20 @@ impl Conn<'_> {
                 req.model = Some(r.index);
                 self.respond_json(io, 200, &body, req).await
             }
-            _ => self.respond_error(io, GatewayError::UnknownModel, Some(&id), req).await,
+            _ => {
+                self.respond_error(io, GatewayError::UnknownModel, Some(&id), req)
+                    .await
+            }
         }
     }
 
-    async fn respond_json<S: AsyncWriteRent>(&mut self, io: &mut S, status: u16, body: &[u8], req: &mut Req) -> Next {
+    async fn respond_json<S: AsyncWriteRent>(
+        &mut self,
+        io: &mut S,
+        status: u16,
+        body: &[u8],
+        req: &mut Req,
+    ) -> Next {
         self.wbuf.clear();
         // A drain that began during the request makes this the connection's last response.
         req.keep_alive &= !self.w.draining();
@@ -498,7 +570,11 @@ impl Conn<'_> {
         req: &mut Req,
     ) -> Next {
         self.wbuf.clear();
-        if matches!(err, GatewayError::Http(_) | GatewayError::HeadTimeout | GatewayError::BodyTimeout) || self.w.draining() {
+        if matches!(
+            err,
+            GatewayError::Http(_) | GatewayError::HeadTimeout | GatewayError::BodyTimeout
+        ) || self.w.draining()
+        {
             req.keep_alive = false;
         }
         response::error(&mut self.wbuf, err, detail, req);
@@ -532,7 +608,13 @@ impl Conn<'_> {
         let total = req.start.elapsed();
         let added = total.saturating_sub(req.upstream_wait);
         let shard = w.shard();
-        shard.request(req.route, req.model, req.status, total.as_micros() as u64, added.as_micros() as u64);
+        shard.request(
+            req.route,
+            req.model,
+            req.status,
+            total.as_micros() as u64,
+            added.as_micros() as u64,
+        );
         if req.client_aborted {
             shard.inc(&shard.client_aborts);
         }

@@ -63,7 +63,15 @@ pub fn error(out: &mut Vec<u8>, err: GatewayError, detail: Option<&[u8]>, req: &
     let status = err.status();
     head_start(out, status, req);
     if status == 405 {
-        write_header(out, b"allow", if req.route == crate::metrics::Route::Models { b"GET" } else { b"POST" });
+        write_header(
+            out,
+            b"allow",
+            if req.route == crate::metrics::Route::Models {
+                b"GET"
+            } else {
+                b"POST"
+            },
+        );
     }
     write_header(out, b"content-type", b"application/json");
     out.extend_from_slice(b"content-length: ");

@@ -39,13 +39,23 @@ impl Watch {
         }
         // SAFETY: `dup` is a freshly duplicated, owned socket descriptor.
         let std = unsafe { std::net::TcpStream::from_raw_fd(dup) };
-        Ok(Watch { stream: TcpStream::from_std(std)?, fd: dup })
+        Ok(Watch {
+            stream: TcpStream::from_std(std)?,
+            fd: dup,
+        })
     }
 
     fn peek(&self) -> Peek {
         let mut b = [0u8; 1];
         // SAFETY: `self.fd` is owned by `self.stream` and open; `b` is a valid 1-byte buffer.
-        let n = unsafe { libc::recv(self.fd, b.as_mut_ptr().cast(), 1, libc::MSG_PEEK | libc::MSG_DONTWAIT) };
+        let n = unsafe {
+            libc::recv(
+                self.fd,
+                b.as_mut_ptr().cast(),
+                1,
+                libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            )
+        };
         match n {
             0 => Peek::Closed,
             n if n > 0 => Peek::Data,
@@ -59,7 +69,11 @@ impl Watch {
     /// Whether the peer has shut down its side (FIN or RST), even with unread bytes
     /// queued before it: POLLRDHUP sees past them where a peek cannot.
     fn hung_up(&self) -> bool {
-        let mut p = libc::pollfd { fd: self.fd, events: libc::POLLRDHUP, revents: 0 };
+        let mut p = libc::pollfd {
+            fd: self.fd,
+            events: libc::POLLRDHUP,
+            revents: 0,
+        };
         // SAFETY: `p` is one valid pollfd; a zero timeout never blocks.
         let n = unsafe { libc::poll(&mut p, 1, 0) };
         n > 0 && p.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0

@@ -8,27 +8,40 @@ use std::time::Duration;
 
 use monoio::io::AsyncReadRent;
 use monoio::net::TcpStream;
-use proto::http1::{parse_request, write_header, write_status_line, Limits, Method, Status, EMPTY_HEADERS};
+use proto::http1::{
+    parse_request, write_header, write_status_line, Limits, Method, Status, EMPTY_HEADERS,
+};
 
 use super::Shared;
 use crate::conn::write_u64;
 use crate::io::{read_more, write_all};
 
-const ADMIN_LIMITS: Limits = Limits { head_bytes_max: 8 * 1024, header_count_max: 64, uri_bytes_max: 2048, body_bytes_max: 0 };
+const ADMIN_LIMITS: Limits = Limits {
+    head_bytes_max: 8 * 1024,
+    header_count_max: 64,
+    uri_bytes_max: 2048,
+    body_bytes_max: 0,
+};
 const ADMIN_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Serve until `stop` is closed or written to.
 pub fn run(listener: std::net::TcpListener, shared: Arc<Shared>, stop: UnixStream) {
     let _ = listener.set_nonblocking(true);
     let _ = stop.set_nonblocking(true);
-    let rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new().enable_timer().build();
+    let rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+        .enable_timer()
+        .build();
     let Ok(mut rt) = rt else {
         crate::log::error("admin runtime failed to start", &[]);
         return;
     };
     rt.block_on(async move {
-        let Ok(listener) = monoio::net::TcpListener::from_std(listener) else { return };
-        let Ok(mut stop) = monoio::net::UnixStream::from_std(stop) else { return };
+        let Ok(listener) = monoio::net::TcpListener::from_std(listener) else {
+            return;
+        };
+        let Ok(mut stop) = monoio::net::UnixStream::from_std(stop) else {
+            return;
+        };
         let stopped = stop.read(vec![0u8; 1]);
         let mut stopped = std::pin::pin!(stopped);
         loop {
@@ -48,10 +61,14 @@ async fn serve(mut s: TcpStream, shared: Arc<Shared>) {
     loop {
         let head = match parse_request(&buf, &mut headers, &ADMIN_LIMITS) {
             Ok(Status::Complete(h)) => h,
-            Ok(Status::Partial) => match monoio::time::timeout(ADMIN_READ_TIMEOUT, read_more(&mut s, &mut buf, 2048)).await {
-                Ok(Ok(n)) if n > 0 => continue,
-                _ => return,
-            },
+            Ok(Status::Partial) => {
+                match monoio::time::timeout(ADMIN_READ_TIMEOUT, read_more(&mut s, &mut buf, 2048))
+                    .await
+                {
+                    Ok(Ok(n)) if n > 0 => continue,
+                    _ => return,
+                }
+            }
             Err(e) => {
                 respond(&mut s, e.status(), "text/plain", e.message().as_bytes()).await;
                 return;
@@ -59,7 +76,11 @@ async fn serve(mut s: TcpStream, shared: Arc<Shared>) {
         };
         let draining = shared.draining.load(Ordering::Relaxed);
         let (status, ctype, body): (u16, &str, Vec<u8>) = match (head.method, head.path.of(&buf)) {
-            (Method::Get, b"/metrics") => (200, "text/plain; version=0.0.4", shared.metrics.render(draining).into_bytes()),
+            (Method::Get, b"/metrics") => (
+                200,
+                "text/plain; version=0.0.4",
+                shared.metrics.render(draining).into_bytes(),
+            ),
             (Method::Get, b"/healthz") => (200, "text/plain", b"ok\n".to_vec()),
             (Method::Get, b"/readyz") => {
                 if !draining && shared.ready.load(Ordering::Relaxed) >= shared.workers {
@@ -68,7 +89,9 @@ async fn serve(mut s: TcpStream, shared: Arc<Shared>) {
                     (503, "text/plain", b"not ready\n".to_vec())
                 }
             }
-            (_, b"/metrics" | b"/healthz" | b"/readyz") => (405, "text/plain", b"method not allowed\n".to_vec()),
+            (_, b"/metrics" | b"/healthz" | b"/readyz") => {
+                (405, "text/plain", b"method not allowed\n".to_vec())
+            }
             _ => (404, "text/plain", b"not found\n".to_vec()),
         };
         respond(&mut s, status, ctype, &body).await;

@@ -67,8 +67,17 @@ fn bind_reuseport(addr: SocketAddr, n: usize) -> io::Result<Vec<std::net::TcpLis
 pub fn start(snap: Snapshot) -> io::Result<ServerHandle> {
     let snap = Arc::new(snap);
     let n = snap.server.workers.max(1);
-    let labels: Vec<String> =
-        snap.models.iter().map(|m| if m.pattern { format!("{}*", m.name) } else { m.name.to_string() }).collect();
+    let labels: Vec<String> = snap
+        .models
+        .iter()
+        .map(|m| {
+            if m.pattern {
+                format!("{}*", m.name)
+            } else {
+                m.name.to_string()
+            }
+        })
+        .collect();
     let shared = Arc::new(Shared {
         metrics: Metrics::new(n, labels.clone()),
         ready: AtomicUsize::new(0),
@@ -91,14 +100,26 @@ pub fn start(snap: Snapshot) -> io::Result<ServerHandle> {
     let mut workers = Vec::with_capacity(n);
     for (id, listener) in listeners.into_iter().enumerate() {
         let (tx, rx) = UnixStream::pair()?;
-        let start = worker::Start { id, snap: snap.clone(), shared: shared.clone(), log: log_tx.clone(), listener, wake: rx };
-        let h = std::thread::Builder::new().name(format!("sluice-w{id}")).spawn(move || {
-            let r = worker::run(start);
-            if let Err(e) = &r {
-                log::error("worker failed", &[("worker", &id.to_string()), ("error", &e.to_string())]);
-            }
-            r
-        })?;
+        let start = worker::Start {
+            id,
+            snap: snap.clone(),
+            shared: shared.clone(),
+            log: log_tx.clone(),
+            listener,
+            wake: rx,
+        };
+        let h = std::thread::Builder::new()
+            .name(format!("sluice-w{id}"))
+            .spawn(move || {
+                let r = worker::run(start);
+                if let Err(e) = &r {
+                    log::error(
+                        "worker failed",
+                        &[("worker", &id.to_string()), ("error", &e.to_string())],
+                    );
+                }
+                r
+            })?;
         wakes.push(tx);
         workers.push(h);
     }
@@ -108,7 +129,15 @@ pub fn start(snap: Snapshot) -> io::Result<ServerHandle> {
     let admin = std::thread::Builder::new()
         .name("sluice-admin".into())
         .spawn(move || admin::run(admin_listener, admin_shared, arx))?;
-    Ok(ServerHandle { addr, admin_addr, shared, wakes, workers, admin: Some((admin, atx)), log: log_thread })
+    Ok(ServerHandle {
+        addr,
+        admin_addr,
+        shared,
+        wakes,
+        workers,
+        admin: Some((admin, atx)),
+        log: log_thread,
+    })
 }
 
 impl ServerHandle {
@@ -163,6 +192,8 @@ impl ServerHandle {
     }
 
     pub fn metrics_text(&self) -> String {
-        self.shared.metrics.render(self.shared.draining.load(Ordering::Relaxed))
+        self.shared
+            .metrics
+            .render(self.shared.draining.load(Ordering::Relaxed))
     }
 }

@@ -16,7 +16,12 @@ pub struct Shutdown {
 impl Shutdown {
     pub fn trigger(&self) {
         self.set.set(true);
-        for w in self.waiters.borrow_mut().iter_mut().filter_map(Option::take) {
+        for w in self
+            .waiters
+            .borrow_mut()
+            .iter_mut()
+            .filter_map(Option::take)
+        {
             w.wake();
         }
     }
@@ -27,7 +32,10 @@ impl Shutdown {
 
     /// Resolves once [`trigger`](Self::trigger) has been called.
     pub fn wait(&self) -> Wait<'_> {
-        Wait { s: self, slot: None }
+        Wait {
+            s: self,
+            slot: None,
+        }
     }
 }
 
@@ -82,28 +90,38 @@ mod tests {
     #[test]
     fn waiters_wake_and_slots_are_reused() {
         let s = Shutdown::default();
-        monoio::RuntimeBuilder::<monoio::LegacyDriver>::new().enable_timer().build().unwrap().block_on(async {
-            {
-                // A waiter dropped before the trigger frees its slot.
-                let w = s.wait();
-                let timed_out = monoio::time::timeout(std::time::Duration::from_millis(5), w).await.is_err();
-                assert!(timed_out);
-            }
-            assert!(s.waiters.borrow().iter().all(Option::is_none));
-            let s2 = &s;
-            let waiter = async move {
-                s2.wait().await;
-                1
-            };
-            let trigger = async {
-                monoio::time::sleep(std::time::Duration::from_millis(5)).await;
-                s.trigger();
-                2
-            };
-            let (a, b) = monoio::join!(waiter, trigger);
-            assert_eq!((a, b), (1, 2));
-            assert_eq!(s.waiters.borrow().len(), 1, "the slot freed above was reused");
-            assert!(s.is_set());
-        });
+        monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .unwrap()
+            .block_on(async {
+                {
+                    // A waiter dropped before the trigger frees its slot.
+                    let w = s.wait();
+                    let timed_out = monoio::time::timeout(std::time::Duration::from_millis(5), w)
+                        .await
+                        .is_err();
+                    assert!(timed_out);
+                }
+                assert!(s.waiters.borrow().iter().all(Option::is_none));
+                let s2 = &s;
+                let waiter = async move {
+                    s2.wait().await;
+                    1
+                };
+                let trigger = async {
+                    monoio::time::sleep(std::time::Duration::from_millis(5)).await;
+                    s.trigger();
+                    2
+                };
+                let (a, b) = monoio::join!(waiter, trigger);
+                assert_eq!((a, b), (1, 2));
+                assert_eq!(
+                    s.waiters.borrow().len(),
+                    1,
+                    "the slot freed above was reused"
+                );
+                assert!(s.is_set());
+            });
     }
 }

@@ -64,7 +64,10 @@ impl Worker {
     }
 
     pub fn take_buf(&self) -> Vec<u8> {
-        self.bufs.borrow_mut().pop().unwrap_or_else(|| Vec::with_capacity(BUF_INITIAL_BYTES))
+        self.bufs
+            .borrow_mut()
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(BUF_INITIAL_BYTES))
     }
 
     pub fn give_buf(&self, mut b: Vec<u8>) {
@@ -96,7 +99,11 @@ pub fn run(start: Start) -> std::io::Result<()> {
     let driver = start.snap.server.driver;
     let id = start.id;
     if driver != Driver::Epoll {
-        match monoio::RuntimeBuilder::<monoio::IoUringDriver>::new().enable_timer().with_entries(1024).build() {
+        match monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+            .enable_timer()
+            .with_entries(1024)
+            .build()
+        {
             Ok(mut rt) => {
                 if id == 0 {
                     log::info("runtime", &[("driver", "io_uring")]);
@@ -106,7 +113,10 @@ pub fn run(start: Start) -> std::io::Result<()> {
             Err(e) if driver == Driver::IoUring => return Err(e),
             Err(e) => {
                 if id == 0 {
-                    log::warn("io_uring unavailable, falling back to epoll", &[("error", &e.to_string())]);
+                    log::warn(
+                        "io_uring unavailable, falling back to epoll",
+                        &[("error", &e.to_string())],
+                    );
                 }
             }
         }
@@ -114,17 +124,30 @@ pub fn run(start: Start) -> std::io::Result<()> {
     if id == 0 {
         log::info("runtime", &[("driver", "epoll")]);
     }
-    let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new().enable_timer().build()?;
+    let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+        .enable_timer()
+        .build()?;
     rt.block_on(serve(start, true))
 }
 
 /// `legacy`: the epoll driver needs non-blocking sockets; io_uring wants them blocking.
 async fn serve(start: Start, legacy: bool) -> std::io::Result<()> {
-    let Start { id, snap, shared, log, listener, wake } = start;
+    let Start {
+        id,
+        snap,
+        shared,
+        log,
+        listener,
+        wake,
+    } = start;
     listener.set_nonblocking(legacy)?;
     wake.set_nonblocking(legacy)?;
     let listener = TcpListener::from_std(listener)?;
-    let tls = snap.server.tls.clone().map(monoio_rustls::TlsAcceptor::from);
+    let tls = snap
+        .server
+        .tls
+        .clone()
+        .map(monoio_rustls::TlsAcceptor::from);
     let w = Rc::new(Worker {
         id,
         pool: RefCell::new(Pool::new(snap.providers.len())),
@@ -163,7 +186,13 @@ async fn serve(start: Start, legacy: bool) -> std::io::Result<()> {
         monoio::time::sleep(Duration::from_millis(5)).await;
     }
     if w.active.get() > 0 {
-        log::warn("drain deadline passed; closing connections", &[("worker", &id.to_string()), ("open", &w.active.get().to_string())]);
+        log::warn(
+            "drain deadline passed; closing connections",
+            &[
+                ("worker", &id.to_string()),
+                ("open", &w.active.get().to_string()),
+            ],
+        );
         // Returning would leave the connection tasks behind with their sockets open
         // (the client and the upstream would wait forever). shutdown(2) wakes every
         // read, write and disconnect watch on them, so each task ends and closes its
@@ -195,7 +224,9 @@ async fn connection(w: Rc<Worker>, stream: TcpStream, peer: SocketAddr) {
         None => crate::conn::serve(&w, crate::io::ClientIo::Plain(stream), peer, fd).await,
         Some(acceptor) => {
             // A handshake that fails or outlasts the head timeout just closes.
-            let handshake = monoio::time::timeout(w.snap.server.header_read_timeout, acceptor.accept(stream)).await;
+            let handshake =
+                monoio::time::timeout(w.snap.server.header_read_timeout, acceptor.accept(stream))
+                    .await;
             if let Ok(Ok(tls)) = handshake {
                 crate::conn::serve(&w, crate::io::ClientIo::Tls(tls), peer, fd).await;
             }
@@ -221,7 +252,8 @@ async fn sweep_pool(w: Rc<Worker>) {
             _ = w.shutdown.wait() => return,
         }
         let snap = &w.snap;
-        w.pool.borrow_mut().sweep(Instant::now(), |i| snap.providers[i].timeouts.pool_idle);
+        w.pool
+            .borrow_mut()
+            .sweep(Instant::now(), |i| snap.providers[i].timeouts.pool_idle);
     }
 }
-

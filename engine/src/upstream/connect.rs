@@ -7,9 +7,14 @@ use crate::error::GatewayError;
 use crate::io::{Either, UpstreamIo};
 
 /// TCP connect plus TLS handshake, both inside `timeout`.
-pub async fn connect(up: &Upstream, timeout: std::time::Duration) -> Result<UpstreamIo, GatewayError> {
+pub async fn connect(
+    up: &Upstream,
+    timeout: std::time::Duration,
+) -> Result<UpstreamIo, GatewayError> {
     let attempt = async {
-        let tcp = TcpStream::connect_addr(up.addr).await.map_err(|_| GatewayError::UpstreamConnect)?;
+        let tcp = TcpStream::connect_addr(up.addr)
+            .await
+            .map_err(|_| GatewayError::UpstreamConnect)?;
         // Request heads and SSE frames are small writes that must leave at once.
         let _ = tcp.set_nodelay(true);
         match &up.tls {

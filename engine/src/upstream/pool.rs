@@ -18,12 +18,19 @@ pub struct Pool {
 
 impl Pool {
     pub fn new(providers: usize) -> Pool {
-        Pool { idle: (0..providers).map(|_| Vec::new()).collect() }
+        Pool {
+            idle: (0..providers).map(|_| Vec::new()).collect(),
+        }
     }
 
     /// The most recently returned connection idle for less than `idle_max`. Older ones
     /// are dropped (closed) on the way.
-    pub fn take(&mut self, provider: usize, now: Instant, idle_max: Duration) -> Option<UpstreamIo> {
+    pub fn take(
+        &mut self,
+        provider: usize,
+        now: Instant,
+        idle_max: Duration,
+    ) -> Option<UpstreamIo> {
         let list = &mut self.idle[provider];
         while let Some(p) = list.pop() {
             if now.saturating_duration_since(p.idle_since) < idle_max {
@@ -43,7 +50,10 @@ impl Pool {
         if list.len() >= max_idle {
             list.remove(0);
         }
-        list.push(Pooled { io, idle_since: now });
+        list.push(Pooled {
+            io,
+            idle_since: now,
+        });
     }
 
     /// Close connections idle for `idle_max` or longer; `idle_max` per provider.

@@ -27,7 +27,13 @@ fn field(line: &str, name: &str) -> Option<String> {
 impl Proc {
     fn spawn(args: &[&str]) -> Proc {
         let mut child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--admin-listen",
+                "127.0.0.1:0",
+            ])
             .args(args)
             .env_remove("OPENAI_API_KEY")
             .env_remove("ANTHROPIC_API_KEY")
@@ -44,7 +50,13 @@ impl Proc {
                 }
             }
         });
-        let mut p = Proc { child, addr: "0.0.0.0:0".parse().unwrap(), admin: "0.0.0.0:0".parse().unwrap(), lines: rx, seen: vec![] };
+        let mut p = Proc {
+            child,
+            addr: "0.0.0.0:0".parse().unwrap(),
+            admin: "0.0.0.0:0".parse().unwrap(),
+            lines: rx,
+            seen: vec![],
+        };
         let line = p.wait_line("sluice listening", Duration::from_secs(20));
         p.addr = field(&line, "addr").unwrap().parse().unwrap();
         p.admin = field(&line, "admin").unwrap().parse().unwrap();
@@ -56,7 +68,10 @@ impl Proc {
         if let Some(l) = self.seen.iter().find(|l| l.contains(needle)) {
             return l.clone();
         }
-        while let Ok(line) = self.lines.recv_timeout(until.saturating_duration_since(Instant::now())) {
+        while let Ok(line) = self
+            .lines
+            .recv_timeout(until.saturating_duration_since(Instant::now()))
+        {
             self.seen.push(line.clone());
             if line.contains(needle) {
                 return line;
@@ -76,7 +91,10 @@ impl Proc {
             if let Some(s) = self.child.try_wait().unwrap() {
                 return s;
             }
-            assert!(Instant::now() < until, "sluice did not exit within {within:?}");
+            assert!(
+                Instant::now() < until,
+                "sluice did not exit within {within:?}"
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -90,7 +108,9 @@ impl Drop for Proc {
 }
 
 fn chat(stream: bool) -> Vec<u8> {
-    let body = format!(r#"{{"model":"demo","stream":{stream},"messages":[{{"role":"user","content":"hi"}}]}}"#);
+    let body = format!(
+        r#"{{"model":"demo","stream":{stream},"messages":[{{"role":"user","content":"hi"}}]}}"#
+    );
     format!("POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}", body.len())
         .into_bytes()
 }
@@ -98,7 +118,11 @@ fn chat(stream: bool) -> Vec<u8> {
 fn get(addr: SocketAddr, path: &str) -> String {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     out
@@ -108,7 +132,10 @@ fn get(addr: SocketAddr, path: &str) -> String {
 fn demo_mode_serves_without_a_config_and_prints_a_curl_line() {
     let mut p = Proc::spawn(&["--workers", "1"]);
     let curl = p.wait_line("curl -s http://", Duration::from_secs(5));
-    assert!(curl.contains(&p.addr.to_string()) && curl.contains("\"model\":\"demo\""), "{curl}");
+    assert!(
+        curl.contains(&p.addr.to_string()) && curl.contains("\"model\":\"demo\""),
+        "{curl}"
+    );
     let mut s = TcpStream::connect(p.addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     s.write_all(&chat(false)).unwrap();
@@ -144,7 +171,10 @@ fn sigterm_drains_a_stream_in_flight_then_exits_zero() {
         }
     }
     let text = String::from_utf8_lossy(&got);
-    assert!(text.contains("data: [DONE]"), "the in-flight stream finished: {text}");
+    assert!(
+        text.contains("data: [DONE]"),
+        "the in-flight stream finished: {text}"
+    );
     assert!(text.ends_with("0\r\n\r\n"), "well-formed chunked end");
     // The head went out before the signal, so it could not say `connection: close`;
     // the loop above ended on EOF: the drain closed the connection after the response.
@@ -167,16 +197,36 @@ fn sigint_with_idle_keepalive_connections_exits_promptly() {
     let t = Instant::now();
     p.signal(libc::SIGINT);
     assert!(p.wait_exit(Duration::from_secs(5)).success());
-    assert!(t.elapsed() < Duration::from_secs(3), "drain waited on an idle connection: {:?}", t.elapsed());
-    assert_eq!(idle.read(&mut buf).unwrap(), 0, "the idle connection was closed");
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "drain waited on an idle connection: {:?}",
+        t.elapsed()
+    );
+    assert_eq!(
+        idle.read(&mut buf).unwrap(),
+        0,
+        "the idle connection was closed"
+    );
 }
 
 fn check(config: &str) -> (bool, String, String) {
-    let dir = std::env::temp_dir().join(format!("sluice-check-{}-{}", std::process::id(), config.len()));
+    let dir = std::env::temp_dir().join(format!(
+        "sluice-check-{}-{}",
+        std::process::id(),
+        config.len()
+    ));
     std::fs::write(&dir, config).unwrap();
-    let out = Command::new(BIN).args(["check", "--config"]).arg(&dir).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(&dir)
+        .output()
+        .unwrap();
     let _ = std::fs::remove_file(&dir);
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 #[test]
@@ -185,7 +235,10 @@ fn check_prints_the_compiled_config_or_the_error_location() {
         "[[providers]]\nname = \"local\"\nkind = \"openai-compatible\"\nbase_url = \"http://127.0.0.1:8000/v1\"\napi_key = \"hunter2\"\n\n[[models]]\nname = \"m\"\nprovider = \"local\"\n",
     );
     assert!(ok, "{out}");
-    assert!(out.contains("provider local (openai-compatible) -> http://127.0.0.1:8000/v1"), "{out}");
+    assert!(
+        out.contains("provider local (openai-compatible) -> http://127.0.0.1:8000/v1"),
+        "{out}"
+    );
     assert!(out.contains("model m -> local:m"), "{out}");
     assert!(!out.contains("hunter2"), "secrets are never printed");
     let (ok, _, err) = check("[server]\nworkers = 2\nbogus = 1\n");
@@ -195,7 +248,10 @@ fn check_prints_the_compiled_config_or_the_error_location() {
 
 #[test]
 fn bad_arguments_fail_with_usage() {
-    let out = Command::new(BIN).args(["serve", "--workers", "many"]).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["serve", "--workers", "many"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--workers takes a number"));
     let out = Command::new(BIN).output().unwrap();

@@ -36,7 +36,10 @@ impl Span {
     #[inline]
     pub fn new(start: usize, end: usize) -> Span {
         debug_assert!(start <= end && end <= u32::MAX as usize);
-        Span { start: start as u32, end: end as u32 }
+        Span {
+            start: start as u32,
+            end: end as u32,
+        }
     }
 
     /// The bytes this span covers in `buf` (the buffer the head was parsed from).
@@ -67,7 +70,10 @@ pub struct HeaderSpan {
 pub type Headers = [HeaderSpan; HEADER_SLOTS];
 
 /// An empty header array, for initialising [`Headers`].
-pub const EMPTY_HEADERS: Headers = [HeaderSpan { name: Span { start: 0, end: 0 }, value: Span { start: 0, end: 0 } }; HEADER_SLOTS];
+pub const EMPTY_HEADERS: Headers = [HeaderSpan {
+    name: Span { start: 0, end: 0 },
+    value: Span { start: 0, end: 0 },
+}; HEADER_SLOTS];
 
 /// Outcome of a decoder given the bytes so far.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,5 +119,8 @@ pub enum BodyFraming {
 /// Case-insensitive ASCII header lookup over parsed spans: the first header named `name`.
 #[inline]
 pub fn find_header<'a>(buf: &'a [u8], headers: &[HeaderSpan], name: &[u8]) -> Option<&'a [u8]> {
-    headers.iter().find(|h| h.name.of(buf).eq_ignore_ascii_case(name)).map(|h| h.value.of(buf))
+    headers
+        .iter()
+        .find(|h| h.name.of(buf).eq_ignore_ascii_case(name))
+        .map(|h| h.value.of(buf))
 }

@@ -329,7 +329,11 @@ fn watched_names_compare_decoded_and_must_be_unique() {
     assert_eq!(found[0].map(|v| v.bytes(body)), Some(&b"[\"c\"]"[..]));
     assert_eq!(found[0].map(|v| v.kind), Some(Kind::Array));
     assert_eq!(found[2], found[0], "a key listed twice fills both slots");
-    assert_eq!(found[1].map(|v| v.kind), Some(Kind::Object), "nested `model` is not top-level");
+    assert_eq!(
+        found[1].map(|v| v.kind),
+        Some(Kind::Object),
+        "nested `model` is not top-level"
+    );
     assert!(found[3].is_some(), "slots past keys.len() are left alone");
     // Duplicates of keys nobody asked for are fine.
     assert!(scan_object(br#"{"a":1,"a":2}"#, &[b"model"], &mut found).is_ok());
