@@ -270,19 +270,20 @@ fn compile_provider(
     if name.is_empty() {
         return Err(src.at(&p.name, "providers.name", "must not be empty"));
     }
-    let kind =
-        match p.kind.get_ref().as_str() {
-            "openai" => ProviderKind::OpenAi,
-            "openai-compatible" => ProviderKind::OpenAiCompatible,
-            "demo" => ProviderKind::Demo,
-            other => return Err(src.at(
+    let kind = match p.kind.get_ref().as_str() {
+        "openai" => ProviderKind::OpenAi,
+        "openai-compatible" => ProviderKind::OpenAiCompatible,
+        "demo" => ProviderKind::Demo,
+        other => {
+            return Err(src.at(
                 &p.kind,
                 "providers.kind",
                 format!(
                     "unknown provider kind {other:?}: expected openai, openai-compatible or demo"
                 ),
-            )),
-        };
+            ))
+        }
+    };
     let timeouts = match &p.timeouts {
         Some(t) => merge_timeouts(defaults, t),
         None => *defaults,
