@@ -38,6 +38,11 @@ const UPSTREAM_LIMITS: Limits = Limits {
 /// Request bodies up to this size are copied behind the head and sent in one write.
 const INLINE_BODY_BYTES_MAX: usize = 64 * 1024;
 
+/// How long a request is upstream before the client-disconnect watch is armed. Arming
+/// costs a poll operation and, on io_uring, its cancellation (which allocates in monoio)
+/// when the answer comes first; most fast answers finish before this.
+const WATCH_ARM_DELAY: Duration = Duration::from_millis(20);
+
 /// Bytes requested per upstream read.
 const READ_BYTES: usize = 16 * 1024;
 
@@ -132,6 +137,7 @@ pub(super) async fn forward<S: AsyncReadRent + AsyncWriteRent>(
         decoded,
         headers,
         watch,
+        scratch,
         ..
     } = c;
     let w = *w;
@@ -178,8 +184,9 @@ pub(super) async fn forward<S: AsyncReadRent + AsyncWriteRent>(
     }
     let separate_body = match t.model_span {
         Some(span) => {
-            let mut name = Vec::with_capacity(t.resolved.upstream_name.len() + 2);
-            json::write_string(&mut name, t.resolved.upstream_name);
+            let name = &mut *scratch;
+            name.clear();
+            json::write_string(name, t.resolved.upstream_name);
             wbuf.extend_from_slice(b"content-length: ");
             write_u64(
                 wbuf,
@@ -187,7 +194,7 @@ pub(super) async fn forward<S: AsyncReadRent + AsyncWriteRent>(
             );
             wbuf.extend_from_slice(b"\r\n\r\n");
             wbuf.extend_from_slice(&body[..span.start]);
-            wbuf.extend_from_slice(&name);
+            wbuf.extend_from_slice(name);
             wbuf.extend_from_slice(&body[span.end..]);
             false
         }
@@ -204,9 +211,15 @@ pub(super) async fn forward<S: AsyncReadRent + AsyncWriteRent>(
         }
     };
 
+    // The watch is armed only once the request has been upstream for WATCH_ARM_DELAY:
+    // a fast answer (a cache, a small model) then costs no poll operation at all, and a
+    // slow one (an LLM thinking) notices a departed client within the delay.
     let closed = async {
         match watch {
-            Some(wt) => wt.closed().await,
+            Some(wt) => {
+                monoio::time::sleep(WATCH_ARM_DELAY).await;
+                wt.closed().await
+            }
             None => std::future::pending().await,
         }
     };

@@ -115,6 +115,7 @@ pub(crate) async fn serve<S: AsyncReadRent + AsyncWriteRent>(
         headers: EMPTY_HEADERS,
         watch: None,
         name: Vec::new(),
+        scratch: Vec::new(),
     };
     while c.request(&mut io).await == Next::Continue {}
     // Best effort: TLS close_notify and FIN, bounded so a stuck peer cannot hold us.
@@ -135,6 +136,8 @@ struct Conn<'w> {
     watch: Option<watch::Watch>,
     /// The current request's model name, unescaped.
     name: Vec<u8>,
+    /// Scratch for the upstream model name as a JSON string.
+    scratch: Vec<u8>,
 }
 
 /// Where the current request's body is.
@@ -470,8 +473,10 @@ impl Conn<'_> {
         } else {
             name.extend_from_slice(&raw[1..raw.len() - 1]);
         }
-        let snap = w.snap.clone();
-        let Some(resolved) = snap.resolve(&name) else {
+        // `w` is the worker reference itself (not a borrow of `self`), so `resolved`
+        // can outlive the `&mut self` calls below without touching the Arc's refcount
+        // (a cache line every core would share).
+        let Some(resolved) = w.snap.resolve(&name) else {
             let next = self
                 .respond_error(io, GatewayError::UnknownModel, Some(&name), req)
                 .await;
@@ -528,8 +533,8 @@ impl Conn<'_> {
         req: &mut Req,
     ) -> Next {
         let id = head.path.of(&self.rbuf)[at..].to_vec();
-        let snap = self.w.snap.clone();
-        match snap.resolve(&id) {
+        let w = self.w;
+        match w.snap.resolve(&id) {
             Some(r) if !r.model.pattern => {
                 let mut body = Vec::with_capacity(96 + id.len());
                 body.extend_from_slice(b"{\"id\":");
