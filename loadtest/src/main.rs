@@ -1,4 +1,4 @@
-//! `sluice-loadtest`: the mock upstream (and, later, the load generator).
+//! `sluice-loadtest`: the mock upstream and the load generator.
 //!
 //! ```text
 //! sluice-loadtest mock [--listen ADDR] [--workers N] [--seed N] [--latency-ms N|MIN-MAX]
@@ -6,12 +6,24 @@
 //!                      [--chunks N] [--completion-tokens N] [--embedding-dims N]
 //!                      [--error-status N] [--error-rate P] [--models a,b,..]
 //!                      [--driver auto|io_uring|epoll]
+//! sluice-loadtest run --target URL [--target URL] [--workload FILE] [--model NAME]
+//!                     [--connections N | --rate R [--arrivals constant|poisson]
+//!                      [--max-connections N]] [--duration D | --requests N] [--warmup D]
+//!                     [--timeout D] [--workers N] [--driver auto|io_uring|epoll] [--seed N]
+//!                     [--key KEY] [--host-header HOST] [--json FILE] [--svg FILE]
+//!                     [--progress | --no-progress]
 //! ```
 
 use std::str::FromStr;
 
+use std::io::IsTerminal;
+use std::time::Duration;
+
 use anyhow::{anyhow, bail, Context, Result};
 use loadtest::mock::{self, Latency, MockConfig};
+use loadtest::report;
+use loadtest::run::{self, Arrivals, Length, Mode, RunConfig, Target};
+use loadtest::workload::Workload;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -24,12 +36,36 @@ commands:
           --seed N  --latency-ms N|MIN-MAX  --latency-normal-ms MEAN:STDDEV
           --ttft-ms N  --chunk-interval-ms N  --chunks N  --completion-tokens N
           --embedding-dims N  --error-status N  --error-rate P  --models a,b,..
+  run     drive one or two OpenAI-compatible targets and report latency (plain HTTP/1.1,
+          keep-alive, no pipelining; no TLS client: put a terminator in front for https)
+          --target URL        http://host:port[/base]; /v1/... is appended. Twice to compare:
+                              requests alternate between A and B, and the report adds
+                              B - A at each percentile (the latency B adds)
+          --workload FILE     TOML request mix (see examples/workloads/); default: one
+                              model, non-streaming chat, ~1 KiB bodies
+          --model NAME        the model of every request (default workload: mock-gpt)
+          --connections N     closed loop, N connections per target (default 64)
+          --rate R            open loop, R req/s per target, latency timed from the
+                              intended send time
+          --arrivals constant|poisson   (default constant)
+          --max-connections N open loop: connections per target at most (default 1024)
+          --duration D        measured time after warm-up (default 10s; 500ms, 2m, ...)
+          --requests N        or stop after N measured requests per target
+          --warmup D          sent, not recorded (default 2s)
+          --timeout D         per request (default 30s)
+          --workers N (cores)  --driver auto|io_uring|epoll  --seed N (0)
+          --key KEY           API key when the workload lists none
+          --host-header HOST  replaces the Host header
+          --json FILE         everything, with the per-second timeline
+          --svg FILE          p50/p99 latency per second, per target
+          --progress | --no-progress   live line on stderr (default: when it is a TTY)
 ";
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
     match args.next().as_deref() {
         Some("mock") => run_mock(Args(args.collect::<Vec<_>>().into_iter())),
+        Some("run") => run_load(Args(args.collect::<Vec<_>>().into_iter())),
         Some("help" | "-h" | "--help") | None => {
             print!("{USAGE}");
             Ok(())
@@ -107,6 +143,113 @@ fn parse_mock(mut args: Args) -> Result<MockConfig> {
         bail!("--workers must be at least 1");
     }
     Ok(cfg)
+}
+
+/// `10s`, `500ms`, `2m`, `1h`, or a bare number of seconds (fractions allowed).
+fn parse_duration(v: &str) -> Result<Duration> {
+    let (num, scale) = if let Some(n) = v.strip_suffix("ms") {
+        (n, 1e-3)
+    } else if let Some(n) = v.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = v.strip_suffix('m') {
+        (n, 60.0)
+    } else if let Some(n) = v.strip_suffix('h') {
+        (n, 3600.0)
+    } else {
+        (v, 1.0)
+    };
+    let x: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| anyhow!("{v:?} is not a duration (10s, 500ms, 2m)"))?;
+    Duration::try_from_secs_f64(x * scale).map_err(|_| anyhow!("{v:?} is not a duration"))
+}
+
+fn parse_run(mut args: Args) -> Result<(RunConfig, Option<String>, Option<String>)> {
+    let mut urls: Vec<String> = Vec::new();
+    let mut workload = None;
+    let mut model = None;
+    let (mut connections, mut rate, mut arrivals, mut max_conns) = (None, None, None, None);
+    let (mut duration, mut requests) = (None, None);
+    let mut progress = None;
+    let (mut json, mut svg) = (None, None);
+    let mut cfg = RunConfig::new(Vec::new(), Mode::Closed { connections: 64 });
+    while let Some(flag) = args.0.next() {
+        match flag.as_str() {
+            "--target" => urls.push(args.value(&flag)?),
+            "--workload" => workload = Some(args.value::<String>(&flag)?),
+            "--model" => model = Some(args.value::<String>(&flag)?),
+            "--connections" => connections = Some(args.value::<usize>(&flag)?),
+            "--rate" => rate = Some(args.value::<f64>(&flag)?),
+            "--arrivals" => arrivals = Some(args.value::<Arrivals>(&flag)?),
+            "--max-connections" => max_conns = Some(args.value::<usize>(&flag)?),
+            "--duration" => duration = Some(parse_duration(&args.value::<String>(&flag)?)?),
+            "--requests" => requests = Some(args.value::<u64>(&flag)?),
+            "--warmup" => cfg.warmup = parse_duration(&args.value::<String>(&flag)?)?,
+            "--timeout" => cfg.timeout = parse_duration(&args.value::<String>(&flag)?)?,
+            "--workers" => cfg.workers = args.value(&flag)?,
+            "--driver" => cfg.driver = args.value(&flag)?,
+            "--seed" => cfg.seed = args.value(&flag)?,
+            "--key" => cfg.key = Some(args.value(&flag)?),
+            "--host-header" => cfg.host_header = Some(args.value(&flag)?),
+            "--json" => json = Some(args.value(&flag)?),
+            "--svg" => svg = Some(args.value(&flag)?),
+            "--progress" => progress = Some(true),
+            "--no-progress" => progress = Some(false),
+            _ => bail!("unknown option {flag:?} for run\n{USAGE}"),
+        }
+    }
+    if urls.is_empty() || urls.len() > run::TARGETS_MAX {
+        bail!("run needs --target URL, once or twice");
+    }
+    cfg.targets = urls
+        .iter()
+        .map(|u| Target::parse(u))
+        .collect::<std::io::Result<_>>()?;
+    if let Some(path) = workload {
+        cfg.workload = Workload::load(path.as_ref())?;
+    }
+    if let Some(m) = model {
+        cfg.workload.set_model(&m);
+    }
+    cfg.mode = match (connections, rate) {
+        (Some(_), Some(_)) => {
+            bail!("--connections (closed loop) and --rate (open loop) exclude each other")
+        }
+        (_, None) if arrivals.is_some() || max_conns.is_some() => {
+            bail!("--arrivals and --max-connections need --rate")
+        }
+        (c, None) => Mode::Closed {
+            connections: c.unwrap_or(64),
+        },
+        (None, Some(rate)) => Mode::Open {
+            rate,
+            arrivals: arrivals.unwrap_or_default(),
+            max_connections: max_conns.unwrap_or(1024),
+        },
+    };
+    cfg.length = match (duration, requests) {
+        (Some(_), Some(_)) => bail!("--duration and --requests exclude each other"),
+        (_, Some(n)) => Length::Requests(n),
+        (d, None) => Length::Duration(d.unwrap_or(Duration::from_secs(10))),
+    };
+    cfg.progress = progress.unwrap_or_else(|| std::io::stderr().is_terminal());
+    Ok((cfg, json, svg))
+}
+
+fn run_load(args: Args) -> Result<()> {
+    let (cfg, json, svg) = parse_run(args)?;
+    let report = run::run(&cfg).context("running the load")?;
+    print!("{}", report::table::render(&report));
+    if let Some(path) = json {
+        std::fs::write(&path, report::json::render(&report))
+            .with_context(|| format!("writing {path}"))?;
+    }
+    if let Some(path) = svg {
+        std::fs::write(&path, report::svg::render(&report))
+            .with_context(|| format!("writing {path}"))?;
+    }
+    Ok(())
 }
 
 fn run_mock(args: Args) -> Result<()> {

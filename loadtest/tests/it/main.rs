@@ -2,6 +2,7 @@
 //! and speak raw HTTP/1.1 to it over std::net.
 
 mod client;
+mod run;
 
 use std::io::ErrorKind;
 use std::sync::atomic::{AtomicU64, Ordering};
