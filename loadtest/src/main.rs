@@ -59,6 +59,10 @@ commands:
           --json FILE         everything, with the per-second timeline
           --svg FILE          p50/p99 latency per second, per target
           --progress | --no-progress   live line on stderr (default: when it is a TTY)
+          Measured from each request's start (its intended send time in an open loop):
+          latency (last byte), queue (open loop: until written), ttfb (response head),
+          ttft (first SSE event with a non-empty \"content\" or \"text\": a token), itl
+          (gaps between token events). Percentiles are HDR, 3 significant digits.
 ";
 
 fn main() -> Result<()> {

@@ -15,7 +15,8 @@ use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 use proto::http1::{
-    parse_response, BodyFraming, ChunkEvent, ChunkedDecoder, Headers, Limits, Status, EMPTY_HEADERS,
+    parse_response, BodyFraming, ChunkEvent, ChunkedDecoder, Headers, Limits, ResponseHead, Status,
+    EMPTY_HEADERS,
 };
 use proto::sse;
 
@@ -161,110 +162,141 @@ impl Client {
         self.wbuf = buf;
         self.bytes_out += res.map_err(|_| ErrorKind::Reset)? as u64;
 
-        let head = loop {
+        let head = self.read_head().await?;
+        let head_at = Instant::now();
+        let sse = want_stream && (200..300).contains(&head.status);
+        if sse {
+            // A stream cut short earlier may have left a partial event behind.
+            self.sse.finish();
+        }
+        let mut r = Reading {
+            ex: Exchange {
+                status: head.status,
+                head_at,
+                stream: sse,
+                first_token: None,
+                tokens: 0,
+            },
+            sse,
+            last_token: None,
+            read_at: head_at,
+        };
+        let start = head.head_len;
+        let (end, keep_alive) = match head.body {
+            BodyFraming::None => (start, head.keep_alive),
+            BodyFraming::Length(n) => (
+                self.read_length(start, n, &mut r, gap).await?,
+                head.keep_alive,
+            ),
+            BodyFraming::Chunked => (
+                self.read_chunked(start, &mut r, gap).await?,
+                head.keep_alive,
+            ),
+            BodyFraming::CloseDelimited => (self.read_to_close(start, &mut r, gap).await?, false),
+        };
+        // Bytes after the response answer nothing we asked (no pipelining): do not trust
+        // the connection with another request.
+        let keep_alive = keep_alive && end == self.rbuf.len();
+        self.rbuf.clear();
+        Ok((r.ex, keep_alive))
+    }
+
+    /// Read up to a final response head (skipping interim 1xx heads); it starts `rbuf`.
+    async fn read_head(&mut self) -> Result<ResponseHead, ErrorKind> {
+        loop {
             match parse_response(&self.rbuf, &mut self.headers, &LIMITS, false) {
                 Ok(Status::Complete(h)) if h.status == 101 => return Err(ErrorKind::BadResponse),
                 Ok(Status::Complete(h)) if h.status < 200 => {
                     // An interim response (100 Continue, 103 Early Hints): skip it.
                     self.rbuf.drain(..h.head_len);
                 }
-                Ok(Status::Complete(h)) => break h,
+                Ok(Status::Complete(h)) => return Ok(h),
                 Ok(Status::Partial) => {
                     self.read().await?;
                 }
                 Err(_) => return Err(ErrorKind::BadResponse),
             }
-        };
-        let head_at = Instant::now();
-        let sse = want_stream && (200..300).contains(&head.status);
-        let mut ex = Exchange {
-            status: head.status,
-            head_at,
-            stream: sse,
-            first_token: None,
-            tokens: 0,
-        };
-        let mut tokens = Tokens {
-            last: None,
-            read_at: head_at,
-        };
-        if sse {
-            // A stream cut short earlier may have left a partial event behind.
-            self.sse.finish();
         }
-        let mut keep_alive = head.keep_alive;
-        let mut pos = head.head_len;
-        match head.body {
-            BodyFraming::None => {}
-            BodyFraming::Length(n) => {
-                let mut left = n;
-                loop {
-                    let take = ((self.rbuf.len() - pos) as u64).min(left);
-                    if sse {
-                        let end = pos + take as usize;
-                        self.push_sse(pos, end, &mut ex, &mut tokens, gap)?;
+    }
+
+    /// A Content-Length body of `n` bytes starting at `rbuf[pos..]`; returns where it
+    /// ended in `rbuf`.
+    async fn read_length(
+        &mut self,
+        mut pos: usize,
+        n: u64,
+        r: &mut Reading,
+        gap: &mut dyn FnMut(Duration),
+    ) -> Result<usize, ErrorKind> {
+        let mut left = n;
+        loop {
+            let take = ((self.rbuf.len() - pos) as u64).min(left) as usize;
+            if r.sse {
+                self.push_sse(pos, pos + take, r, gap)?;
+            }
+            pos += take;
+            left -= take as u64;
+            if left == 0 {
+                return Ok(pos);
+            }
+            self.rbuf.clear();
+            pos = 0;
+            self.read().await?;
+            r.read_at = Instant::now();
+        }
+    }
+
+    /// A chunked body starting at `rbuf[pos..]`; returns where it ended in `rbuf`.
+    async fn read_chunked(
+        &mut self,
+        mut pos: usize,
+        r: &mut Reading,
+        gap: &mut dyn FnMut(Duration),
+    ) -> Result<usize, ErrorKind> {
+        let mut dec = ChunkedDecoder::new(LIMITS.body_bytes_max);
+        loop {
+            let (used, event) = dec
+                .step(&self.rbuf[pos..])
+                .map_err(|_| ErrorKind::BadResponse)?;
+            match event {
+                ChunkEvent::Data { start, end } => {
+                    if r.sse {
+                        self.push_sse(pos + start, pos + end, r, gap)?;
                     }
-                    pos += take as usize;
-                    left -= take;
-                    if left == 0 {
-                        break;
-                    }
+                    pos += used;
+                }
+                ChunkEvent::Done => return Ok(pos + used),
+                ChunkEvent::Partial => {
                     self.rbuf.clear();
                     pos = 0;
                     self.read().await?;
-                    tokens.read_at = Instant::now();
-                }
-            }
-            BodyFraming::Chunked => {
-                let mut dec = ChunkedDecoder::new(LIMITS.body_bytes_max);
-                loop {
-                    let (used, event) = dec
-                        .step(&self.rbuf[pos..])
-                        .map_err(|_| ErrorKind::BadResponse)?;
-                    match event {
-                        ChunkEvent::Data { start, end } => {
-                            if sse {
-                                self.push_sse(pos + start, pos + end, &mut ex, &mut tokens, gap)?;
-                            }
-                            pos += used;
-                        }
-                        ChunkEvent::Done => {
-                            pos += used;
-                            break;
-                        }
-                        ChunkEvent::Partial => {
-                            self.rbuf.clear();
-                            pos = 0;
-                            self.read().await?;
-                            tokens.read_at = Instant::now();
-                        }
-                    }
-                }
-            }
-            BodyFraming::CloseDelimited => {
-                keep_alive = false;
-                loop {
-                    if sse {
-                        let end = self.rbuf.len();
-                        self.push_sse(pos, end, &mut ex, &mut tokens, gap)?;
-                    }
-                    self.rbuf.clear();
-                    pos = 0;
-                    match self.read().await {
-                        Ok(_) => tokens.read_at = Instant::now(),
-                        Err(ErrorKind::Closed) => break,
-                        Err(e) => return Err(e),
-                    }
+                    r.read_at = Instant::now();
                 }
             }
         }
-        // Bytes after the response answer nothing we asked (no pipelining): do not trust
-        // the connection with another request.
-        if pos < self.rbuf.len() {
-            keep_alive = false;
+    }
+
+    /// A body that ends when the peer closes, starting at `rbuf[pos..]`.
+    async fn read_to_close(
+        &mut self,
+        pos: usize,
+        r: &mut Reading,
+        gap: &mut dyn FnMut(Duration),
+    ) -> Result<usize, ErrorKind> {
+        let mut pos = pos;
+        loop {
+            if r.sse {
+                let end = self.rbuf.len();
+                self.push_sse(pos, end, r, gap)?;
+            }
+            self.rbuf.clear();
+            pos = 0;
+            match self.read().await {
+                Ok(_) => r.read_at = Instant::now(),
+                Err(ErrorKind::Closed) => return Ok(0),
+                Err(e) => return Err(e),
+            }
         }
-        self.rbuf.clear();
-        Ok((ex, keep_alive))
     }
 
     /// Read more bytes after `rbuf`'s contents. EOF is [`ErrorKind::Closed`].
@@ -296,8 +328,7 @@ impl Client {
         &mut self,
         start: usize,
         end: usize,
-        ex: &mut Exchange,
-        tokens: &mut Tokens,
+        r: &mut Reading,
         gap: &mut dyn FnMut(Duration),
     ) -> Result<(), ErrorKind> {
         self.sse
@@ -307,20 +338,23 @@ impl Client {
             if !carries_token(event.data) {
                 continue;
             }
-            ex.tokens += 1;
-            match tokens.last {
-                Some(last) => gap(tokens.read_at - last),
-                None => ex.first_token = Some(tokens.read_at),
+            r.ex.tokens += 1;
+            match r.last_token {
+                Some(last) => gap(r.read_at - last),
+                None => r.ex.first_token = Some(r.read_at),
             }
-            tokens.last = Some(tokens.read_at);
+            r.last_token = Some(r.read_at);
         }
         Ok(())
     }
 }
 
-/// Token timing within one stream.
-struct Tokens {
-    last: Option<Instant>,
+/// The response being read.
+struct Reading {
+    ex: Exchange,
+    /// Decode the body as server-sent events.
+    sse: bool,
+    last_token: Option<Instant>,
     /// When the read that delivered the bytes being decoded returned.
     read_at: Instant,
 }

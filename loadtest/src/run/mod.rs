@@ -33,6 +33,19 @@
 //!   timed run ends are counted as `unsent`. A run always ends by itself.
 //!
 //! Plain HTTP only: there is no TLS client.
+//!
+//! Performance (2 shared cores, release build, the mock on one core and the generator
+//! pinned to the other with `taskset`): closed loop, 64 connections, ~1 KiB chat bodies,
+//! the generator spends about 8.6 µs of CPU per request, the same as `wrk -t1 -c64` with
+//! an equivalent Lua POST, and both are bound by the one-core mock (85-95k req/s against
+//! wrk's ~104k). Open loop, one worker, constant arrivals: the queue delay (intended to
+//! written) is p50 20 µs at 1,000 req/s and 11 µs at 20,000 req/s, and 60,000 req/s are
+//! sustained. Allocations per request, generator and mock together, are counted by the
+//! test `run::the_generator_does_not_allocate_per_request` (about 0.0005: the per-second
+//! ticks). Re-run: `cargo build --release -p sluice-loadtest`, then
+//! `taskset -c 1 sluice-loadtest mock --workers 1 &` and
+//! `taskset -c 0 sluice-loadtest run --target http://127.0.0.1:8000 --workers 1 --connections 64`
+//! (or `--rate R`).
 
 mod closed;
 mod conn;

@@ -25,8 +25,64 @@ struct Pending {
     until: Instant,
 }
 
-/// Receive until every worker is done. A second is final once every worker has reported
+/// The timeline being assembled: an interval is final once every worker has reported
 /// it or finished.
+struct Timeline {
+    targets: usize,
+    t_measure: Instant,
+    pending: BTreeMap<i64, Pending>,
+    /// The last interval index each worker reported.
+    reported: Vec<i64>,
+    done: Vec<bool>,
+    seconds: Vec<Vec<Second>>,
+    line: Line,
+}
+
+impl Timeline {
+    fn tick(&mut self, worker: usize, index: i64, until: Instant, intervals: &[Interval]) {
+        let targets = self.targets;
+        let p = self.pending.entry(index).or_insert_with(|| Pending {
+            intervals: (0..targets).map(|_| Interval::new()).collect(),
+            until,
+        });
+        for (acc, i) in p.intervals.iter_mut().zip(intervals) {
+            acc.add(i);
+        }
+        p.until = p.until.max(until);
+        self.reported[worker] = index;
+        self.flush();
+    }
+
+    fn done(&mut self, worker: usize) {
+        self.done[worker] = true;
+        self.flush();
+    }
+
+    /// Finalise, in order, every interval all workers are past.
+    fn flush(&mut self) {
+        while let Some((&k, _)) = self.pending.first_key_value() {
+            let all = (0..self.done.len()).all(|w| self.done[w] || self.reported[w] >= k);
+            if !all {
+                return;
+            }
+            let p = self.pending.remove(&k).expect("the first key is present");
+            if k >= 0 {
+                let start = self.t_measure + Duration::from_secs(k as u64);
+                let seconds = p
+                    .until
+                    .saturating_duration_since(start)
+                    .as_secs_f64()
+                    .min(1.0);
+                for (timeline, i) in self.seconds.iter_mut().zip(&p.intervals) {
+                    timeline.push(second(k as u32, seconds, i));
+                }
+            }
+            self.line.update(k, &p.intervals);
+        }
+    }
+}
+
+/// Receive until every worker is done.
 pub(crate) fn gather(
     cfg: &RunConfig,
     workers: usize,
@@ -35,14 +91,18 @@ pub(crate) fn gather(
 ) -> std::io::Result<Gathered> {
     let n = cfg.targets.len();
     let mut totals: Vec<Totals> = (0..n).map(|_| Totals::new()).collect();
-    let mut timelines: Vec<Vec<Second>> = vec![Vec::new(); n];
-    let mut pending: BTreeMap<i64, Pending> = BTreeMap::new();
-    let mut reported = vec![i64::MIN; workers];
-    let mut done = vec![false; workers];
+    let mut timeline = Timeline {
+        targets: n,
+        t_measure,
+        pending: BTreeMap::new(),
+        reported: vec![i64::MIN; workers],
+        done: vec![false; workers],
+        seconds: vec![Vec::new(); n],
+        line: Line::new(cfg.progress, n),
+    };
     let mut finished = 0;
     let mut failure = None;
     let mut last_end = None;
-    let mut line = Line::new(cfg.progress, n);
     while finished < workers {
         match rx.recv() {
             Ok(Msg::Tick {
@@ -50,19 +110,8 @@ pub(crate) fn gather(
                 index,
                 until,
                 intervals,
-            }) => {
-                let p = pending.entry(index).or_insert_with(|| Pending {
-                    intervals: (0..n).map(|_| Interval::new()).collect(),
-                    until,
-                });
-                for (acc, i) in p.intervals.iter_mut().zip(&intervals) {
-                    acc.add(i);
-                }
-                p.until = p.until.max(until);
-                reported[worker] = index;
-            }
+            }) => timeline.tick(worker, index, until, &intervals),
             Ok(Msg::Done { worker, result }) => {
-                done[worker] = true;
                 finished += 1;
                 match result {
                     Ok(f) => {
@@ -73,29 +122,12 @@ pub(crate) fn gather(
                     }
                     Err(e) => failure = failure.or(Some(e)),
                 }
+                timeline.done(worker);
             }
             Err(_) => break,
         }
-        while let Some((&k, _)) = pending.first_key_value() {
-            if !(0..workers).all(|w| done[w] || reported[w] >= k) {
-                break;
-            }
-            let p = pending.remove(&k).expect("the first key is present");
-            if k >= 0 {
-                let start = t_measure + Duration::from_secs(k as u64);
-                let seconds = p
-                    .until
-                    .saturating_duration_since(start)
-                    .as_secs_f64()
-                    .min(1.0);
-                for (timeline, i) in timelines.iter_mut().zip(&p.intervals) {
-                    timeline.push(second(k as u32, seconds, i));
-                }
-            }
-            line.update(k, &p.intervals);
-        }
     }
-    line.finish();
+    timeline.line.finish();
     if let Some(e) = failure {
         return Err(e);
     }
@@ -106,7 +138,7 @@ pub(crate) fn gather(
     }
     Ok(Gathered {
         totals,
-        timelines,
+        timelines: timeline.seconds,
         last_end,
     })
 }

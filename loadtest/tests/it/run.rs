@@ -149,36 +149,36 @@ fn unreachable_target_ends_with_connect_errors() {
 
 #[test]
 fn open_loop_keeps_its_rate_against_a_fast_target() {
-    let driver = Driver::Auto;
     let mock = start(Driver::Epoll, |c| c.workers = 1);
-    let rate = 400.0;
-    let mut cfg = config(&[&mock], open(rate, 64), driver);
-    cfg.length = Length::Duration(Duration::from_secs(2));
-    let r = run::run(&cfg).unwrap();
-    let t = &r.targets[0];
-    assert_counts_add_up(t);
-    assert_eq!(t.offered_rate, Some(rate));
-    assert!(
-        (t.achieved_rate - rate).abs() <= rate * 0.03,
-        "achieved {} of {rate}",
-        t.achieved_rate
-    );
-    assert_eq!((t.counts.unsent, t.counts.errors_total()), (0, 0));
-    assert_eq!(t.queue.len(), t.counts.requests);
-    // Constant arrivals at 400/s: about 400 in each full second.
-    assert!(t.timeline.len() >= 2, "{:?}", t.timeline);
-    for s in t.timeline.iter().take(2) {
-        assert!((360..=440).contains(&s.completed), "{s:?}");
+    for driver in drivers() {
+        eprintln!("--- driver {driver}");
+        let rate = 400.0;
+        let mut cfg = config(&[&mock], open(rate, 64), driver);
+        cfg.length = Length::Duration(Duration::from_millis(1500));
+        let r = run::run(&cfg).unwrap();
+        let t = &r.targets[0];
+        assert_counts_add_up(t);
+        assert_eq!(t.offered_rate, Some(rate));
+        assert!(
+            (t.achieved_rate - rate).abs() <= rate * 0.03,
+            "achieved {} of {rate}",
+            t.achieved_rate
+        );
+        assert_eq!((t.counts.unsent, t.counts.errors_total()), (0, 0));
+        assert_eq!(t.queue.len(), t.counts.requests);
+        // Constant arrivals at 400/s: about 400 in the first full second.
+        let first = t.timeline[0];
+        assert!((360..=440).contains(&first.completed), "{first:?}");
+        // Sent close to the intended time: a fast target leaves almost no queueing.
+        let queue = Summary::of(&t.queue);
+        assert!(queue.p50 < 2 * MS, "{queue:?}");
     }
-    // Sent close to the intended time: a fast target leaves almost no queueing.
-    let queue = Summary::of(&t.queue);
-    assert!(queue.p50 < 2 * MS, "{queue:?}");
     mock.shutdown();
 }
 
 #[test]
 fn open_loop_against_a_slow_target_reports_queueing() {
-    let driver = Driver::Auto;
+    let driver = Driver::Epoll;
     let mock = start(Driver::Epoll, |c| {
         c.latency = Latency::Fixed { ms: 50 };
     });
@@ -431,4 +431,95 @@ fn json_and_svg_reports() {
     check_xml(&report::svg::render(&r));
     a.shutdown();
     b.shutdown();
+}
+
+/// Counts every allocation in the process, for the allocation probe below. A thin
+/// wrapper over the system allocator, so the other tests of this binary are unaffected.
+struct Counting;
+
+static ALLOCS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+// SAFETY: delegates to the system allocator; the counter has no effect on memory.
+unsafe impl std::alloc::GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { std::alloc::System.realloc(ptr, layout, new) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocations per request of the generator and the mock together (the mock allocates
+/// nothing per request: the gateway's allocation test counts it too). Two runs that
+/// differ only in their request count: setup, connections and teardown cancel out.
+fn allocations_per_request(mode: Mode, small: u64, large: u64) -> f64 {
+    let mock = start(Driver::Epoll, |c| c.chunks = 4);
+    let count = |n: u64| {
+        let mut cfg = config(&[&mock], mode, Driver::Auto);
+        cfg.warmup = Duration::ZERO;
+        cfg.length = Length::Requests(n);
+        cfg.workload = workload(
+            "[[request]]\nmodel = \"m\"\nstream = 0.5\nprompt_tokens = { dist = \"uniform\", min = 10, max = 300 }",
+        );
+        let before = ALLOCS.load(std::sync::atomic::Ordering::Relaxed);
+        let r = run::run(&cfg).unwrap();
+        let after = ALLOCS.load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(r.targets[0].counts.class(2), n);
+        assert!(r.targets[0].counts.streams > 0);
+        after - before
+    };
+    let (a, b) = (count(small), count(large));
+    eprintln!("{mode:?}: {a} allocations for {small} requests, {b} for {large}");
+    b.saturating_sub(a) as f64 / (large - small) as f64
+}
+
+#[test]
+#[ignore = "run alone, in its own process, by the_generator_does_not_allocate_per_request"]
+fn allocation_probe() {
+    let closed = allocations_per_request(closed(4), 1_000, 11_000);
+    // One connection per worker: opening connections allocates (task, buffers), and how
+    // many an open loop opens depends on timing.
+    let open = allocations_per_request(open(8_000.0, 2), 1_000, 11_000);
+    println!("allocations per request: closed {closed:.4}, open {open:.4}");
+    assert!(closed < 0.01 && open < 0.01, "closed {closed}, open {open}");
+}
+
+#[test]
+fn the_generator_does_not_allocate_per_request() {
+    // The counter is process-wide, so the probe runs alone in a child process.
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "run::allocation_probe",
+            "--nocapture",
+        ])
+        .output()
+        .expect("the test binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "{stdout}\n{stderr}"
+    );
+    eprintln!(
+        "{}",
+        stdout
+            .lines()
+            .find(|l| l.starts_with("allocations"))
+            .unwrap_or("")
+    );
 }
