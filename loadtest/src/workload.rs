@@ -16,7 +16,7 @@
 //! max_tokens = 128             # omitted from the body when absent
 //! stream = 0.5                 # share of these requests sent with "stream": true
 //! unique = true                # prefix each prompt with a per-request nonce (default)
-//! headers = { "x-mock-chunks" = "16" }   # extra request headers
+//! headers = { "x-mock-chunks" = "16" }   # extra request headers, sent in name order
 //! ```
 //!
 //! A token is counted as [`BYTES_PER_TOKEN`] bytes of prompt text. With `unique` (the

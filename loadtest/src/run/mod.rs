@@ -32,6 +32,12 @@
 //!   by [`RunConfig::timeout`]); open-loop arrivals still waiting for a connection when a
 //!   timed run ends are counted as `unsent`. A run always ends by itself.
 //!
+//! Determinism: each worker draws its requests from a [`Picker`](crate::workload::Picker)
+//! seeded from [`RunConfig::seed`] and its index, and Poisson arrivals from the same seed,
+//! so a run with the same seed and worker count sends the same request sequence per
+//! worker (how a worker's requests interleave with the target's timing is, of course,
+//! not fixed).
+//!
 //! Plain HTTP only: there is no TLS client.
 //!
 //! Performance (2 shared cores, release build, the mock on one core and the generator
