@@ -8,10 +8,12 @@ use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 use monoio::BufResult;
 
-/// Plain or TLS, decided once per connection.
+/// Plain or TLS, decided once per connection. The TLS side is boxed: a rustls
+/// connection is over 1 KiB, and inline it would size every plain connection's (and
+/// every pooled upstream's) state too.
 pub enum Either<A, B> {
     Plain(A),
-    Tls(B),
+    Tls(Box<B>),
 }
 
 /// A client connection.
@@ -23,14 +25,14 @@ impl<A: AsyncReadRent, B: AsyncReadRent> AsyncReadRent for Either<A, B> {
     async fn read<T: IoBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
         match self {
             Either::Plain(s) => s.read(buf).await,
-            Either::Tls(s) => s.read(buf).await,
+            Either::Tls(s) => (**s).read(buf).await,
         }
     }
 
     async fn readv<T: IoVecBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
         match self {
             Either::Plain(s) => s.readv(buf).await,
-            Either::Tls(s) => s.readv(buf).await,
+            Either::Tls(s) => (**s).readv(buf).await,
         }
     }
 }
@@ -39,28 +41,28 @@ impl<A: AsyncWriteRent, B: AsyncWriteRent> AsyncWriteRent for Either<A, B> {
     async fn write<T: IoBuf>(&mut self, buf: T) -> BufResult<usize, T> {
         match self {
             Either::Plain(s) => s.write(buf).await,
-            Either::Tls(s) => s.write(buf).await,
+            Either::Tls(s) => (**s).write(buf).await,
         }
     }
 
     async fn writev<T: IoVecBuf>(&mut self, buf: T) -> BufResult<usize, T> {
         match self {
             Either::Plain(s) => s.writev(buf).await,
-            Either::Tls(s) => s.writev(buf).await,
+            Either::Tls(s) => (**s).writev(buf).await,
         }
     }
 
     async fn flush(&mut self) -> io::Result<()> {
         match self {
             Either::Plain(s) => s.flush().await,
-            Either::Tls(s) => s.flush().await,
+            Either::Tls(s) => (**s).flush().await,
         }
     }
 
     async fn shutdown(&mut self) -> io::Result<()> {
         match self {
             Either::Plain(s) => s.shutdown().await,
-            Either::Tls(s) => s.shutdown().await,
+            Either::Tls(s) => (**s).shutdown().await,
         }
     }
 }

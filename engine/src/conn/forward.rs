@@ -136,6 +136,7 @@ pub(super) async fn forward<S: AsyncReadRent + AsyncWriteRent>(
         wbuf,
         decoded,
         headers,
+        uheaders,
         watch,
         scratch,
         ..
@@ -227,7 +228,7 @@ pub(super) async fn forward<S: AsyncReadRent + AsyncWriteRent>(
     let shard = w.shard();
     let deadline = req.start + timeouts.total;
     let mut ubuf = w.take_buf();
-    let mut uheaders: Headers = EMPTY_HEADERS;
+    let uheaders: &mut Headers = uheaders.get_or_insert_with(|| Box::new(EMPTY_HEADERS));
 
     // Phase: forward. One transparent retry, only when a pooled connection turned out
     // to be stale (failed before a single response byte).
@@ -309,7 +310,7 @@ pub(super) async fn forward<S: AsyncReadRent + AsyncWriteRent>(
             // Parse what is buffered before reading again: an interim response and the
             // final head often arrive in one read.
             if !ubuf.is_empty() {
-                match parse_response(&ubuf, &mut uheaders, &UPSTREAM_LIMITS, false) {
+                match parse_response(&ubuf, uheaders, &UPSTREAM_LIMITS, false) {
                     Ok(Status::Complete(h)) if h.status >= 100 && h.status < 200 => {
                         // Interim responses (100 Continue, 103 Early Hints) are not relayed.
                         ubuf.drain(..h.head_len);
@@ -373,7 +374,7 @@ pub(super) async fn forward<S: AsyncReadRent + AsyncWriteRent>(
     }
     let is_sse = find_header(&ubuf, &uheaders[..resp.header_count], b"content-type")
         .is_some_and(|v| v.len() >= 17 && v[..17].eq_ignore_ascii_case(b"text/event-stream"));
-    write_response_head(wbuf, &ubuf, &uheaders, &resp, req, client_chunked);
+    write_response_head(wbuf, &ubuf, uheaders, &resp, req, client_chunked);
     let mut s = Streamer {
         io,
         uio: &mut uio,

@@ -112,7 +112,8 @@ pub(crate) async fn serve<S: AsyncReadRent + AsyncWriteRent>(
         rbuf: w.take_buf(),
         wbuf: w.take_buf(),
         decoded: Vec::new(),
-        headers: EMPTY_HEADERS,
+        headers: Box::new(EMPTY_HEADERS),
+        uheaders: None,
         watch: None,
         name: Vec::new(),
         scratch: Vec::new(),
@@ -132,7 +133,11 @@ struct Conn<'w> {
     wbuf: Vec<u8>,
     /// A chunked request body, decoded.
     decoded: Vec<u8>,
-    headers: Headers,
+    /// Parsed request headers; boxed (2 KiB) so that the connection's future stays
+    /// small, allocated once per connection.
+    headers: Box<Headers>,
+    /// The upstream response's headers, allocated on the first forwarded request.
+    uheaders: Option<Box<Headers>>,
     watch: Option<watch::Watch>,
     /// The current request's model name, unescaped.
     name: Vec<u8>,

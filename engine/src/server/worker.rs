@@ -228,7 +228,7 @@ async fn connection(w: Rc<Worker>, stream: TcpStream, peer: SocketAddr) {
                 monoio::time::timeout(w.snap.server.header_read_timeout, acceptor.accept(stream))
                     .await;
             if let Ok(Ok(tls)) = handshake {
-                crate::conn::serve(&w, crate::io::ClientIo::Tls(tls), peer, fd).await;
+                crate::conn::serve(&w, crate::io::ClientIo::Tls(Box::new(tls)), peer, fd).await;
             }
         }
     }

@@ -22,7 +22,7 @@ pub async fn connect(
             Some((config, name)) => monoio_rustls::TlsConnector::from(config.clone())
                 .connect(name.clone(), tcp)
                 .await
-                .map(Either::Tls)
+                .map(|t| Either::Tls(Box::new(t)))
                 .map_err(|_| GatewayError::UpstreamTls),
         }
     };
