@@ -37,9 +37,7 @@
 //! state machine spends about 14 ns against the straight-line reference's 10 ns (which can
 //! only run on a whole body); with realistic chunk sizes framing is noise next to the data.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use proto::http1::{
@@ -47,41 +45,10 @@ use proto::http1::{
     Headers, Limits, Status, EMPTY_HEADERS, LAST_CHUNK,
 };
 
-/// Counts allocations so the report can show that the hot paths make none.
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: defers to `System`, adding only a relaxed counter increment.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, passed on unchanged.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` was allocated by `System` with `layout` (every allocation goes
-        // through `alloc` or `realloc` above).
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: as for `dealloc`, and the caller upholds `realloc`'s contract.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: sluice_bench::Counting = sluice_bench::Counting;
 
-/// Allocations made by `f`.
-fn allocations(f: impl FnOnce()) -> usize {
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
-    f();
-    ALLOCATIONS.load(Ordering::Relaxed) - before
-}
+use sluice_bench::allocations;
 
 /// What `openai` 1.x for Python sends for `client.chat.completions.create(...)`.
 const OPENAI_SDK_REQUEST: &[u8] = b"POST /v1/chat/completions HTTP/1.1\r\n\
