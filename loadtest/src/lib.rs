@@ -15,6 +15,10 @@
 //!   `max_tokens`, stream share, extra headers, API keys) and its seeded request
 //!   sequence.
 //! - [`report`]: the report types and their writers (text table, JSON, SVG plot).
+//! - [`plan`]: the capacity planner. [`plan::plan`] sweeps the offered rate (one
+//!   [`run::run`] per step) to the highest rate meeting an SLO, measures the gateway's
+//!   CPU per request and memory per stream from `/proc`, and sizes cores, hosts and
+//!   memory for a target rate; `sluice-loadtest plan` is its CLI.
 //!
 //! Depends on `proto` (HTTP/1.1 codec, SSE decoder, OpenAI wire shapes) and the runtime
 //! crates only; never on `engine`, so the gateway is measured against something that
@@ -22,6 +26,7 @@
 //! driven.
 
 pub mod mock;
+pub mod plan;
 pub mod report;
 pub mod run;
 pub mod workload;

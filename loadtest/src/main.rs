@@ -12,6 +12,16 @@
 //!                     [--timeout D] [--workers N] [--driver auto|io_uring|epoll] [--seed N]
 //!                     [--key KEY] [--host-header HOST] [--json FILE] [--svg FILE]
 //!                     [--progress | --no-progress]
+//! sluice-loadtest plan --target URL [--baseline URL] --slo p99_added_ms=1,errors=0.001
+//!                      [--workload FILE] [--model NAME] [--arrivals constant|poisson]
+//!                      [--max-connections N] [--rate-start R] [--rate-max R] [--growth F]
+//!                      [--resolution F] [--steps-max N] [--step-duration D] [--step-warmup D]
+//!                      [--timeout D] [--gateway-pid PID] [--gateway-cores N] [--streams N]
+//!                      [--stream-hold D] [--stream-workload FILE] [--target-rate R]
+//!                      [--headroom H] [--cores-per-host N] [--target-streams N]
+//!                      [--workers N] [--driver auto|io_uring|epoll] [--seed N] [--key KEY]
+//!                      [--host-header HOST] [--json FILE] [--svg FILE]
+//!                      [--progress | --no-progress]
 //! ```
 
 use std::str::FromStr;
@@ -21,6 +31,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use loadtest::mock::{self, Latency, MockConfig};
+use loadtest::plan::{self, PlanConfig, Slo};
 use loadtest::report;
 use loadtest::run::{self, Arrivals, Length, Mode, RunConfig, Target};
 use loadtest::workload::Workload;
@@ -63,6 +74,40 @@ commands:
           latency (last byte), queue (open loop: until written), ttfb (response head),
           ttft (first SSE event with a non-empty \"content\" or \"text\": a token), itl
           (gaps between token events). Percentiles are HDR, 3 significant digits.
+  plan    capacity planning: sweep the offered rate (open loop) to the highest rate that
+          meets an SLO on this host, measure the gateway's CPU per request and memory per
+          concurrent stream, and size cores and hosts for a target rate
+          --target URL        what is planned for (the gateway)
+          --baseline URL      the same requests directly (the mock): the SLO then bounds
+                              the *added* latency, target minus baseline per percentile,
+                              from one interleaved run; without it, the target's own
+          --slo SPEC          p99_added_ms=N (with --baseline) or p99_ms=N (without), then
+                              errors=RATIO (0.001 or 0.1%; default 0.001: share not 2xx)
+                              and achieved=RATIO (default 0.95 of the offered rate)
+          --workload FILE  --model NAME  --arrivals constant|poisson (constant)
+          --max-connections N per target (1024)
+          --rate-start R (100)  --rate-max R (100000)  --growth F (2)  --resolution F (0.05)
+                              rates grow by F until a step fails, then the last pass and
+                              the first fail are bisected to within the resolution
+          --steps-max N (30)  --step-duration D (3s)  --step-warmup D (1s)  --timeout D (10s)
+          --gateway-pid PID   measure the gateway: CPU per request (/proc/PID/stat utime +
+                              stime over a step's measured window / its requests) and
+                              memory per stream (RSS while --streams N (256) streams are
+                              held open --stream-hold D (3s) through it, minus idle RSS,
+                              / N; the streams pace themselves with x-mock-* headers, or
+                              --stream-workload FILE). Start the gateway fresh: memory
+                              kept from earlier traffic hides the streams' cost
+          --gateway-cores N   cores the gateway used (default: its Cpus_allowed_list)
+          --target-rate R     size a deployment for R req/s:
+                                cores = max(ceil(R * cpu_per_request / (1 - H)),
+                                            ceil(R / (max_rate_per_core * (1 - H))))
+                                hosts = ceil(cores / cores_per_host)
+          --headroom H (0.3)  --cores-per-host N (this host's)
+          --target-streams N  requests in flight at R (default: R * mean latency at the knee)
+          --workers N  --driver  --seed N  --key KEY  --host-header HOST
+          --json FILE         every step and the plan
+          --svg FILE          p50/p99 latency against offered rate, knee and SLO marked
+          --progress | --no-progress   each step on stderr as it ends (default: on)
 ";
 
 fn main() -> Result<()> {
@@ -70,6 +115,7 @@ fn main() -> Result<()> {
     match args.next().as_deref() {
         Some("mock") => run_mock(Args(args.collect::<Vec<_>>().into_iter())),
         Some("run") => run_load(Args(args.collect::<Vec<_>>().into_iter())),
+        Some("plan") => run_plan(Args(args.collect::<Vec<_>>().into_iter())),
         Some("help" | "-h" | "--help") | None => {
             print!("{USAGE}");
             Ok(())
@@ -252,6 +298,92 @@ fn run_load(args: Args) -> Result<()> {
     if let Some(path) = svg {
         std::fs::write(&path, report::svg::render(&report))
             .with_context(|| format!("writing {path}"))?;
+    }
+    Ok(())
+}
+
+struct PlanArgs {
+    cfg: PlanConfig,
+    json: Option<String>,
+    svg: Option<String>,
+}
+
+fn parse_plan(mut args: Args) -> Result<PlanArgs> {
+    let (mut target, mut baseline, mut slo) = (None, None, None);
+    let (mut workload, mut stream_workload, mut model) = (None, None, None);
+    let (mut json, mut svg) = (None, None);
+    // Filled in once the target and SLO are known; start from placeholders.
+    let placeholder = Target::from_addr("127.0.0.1:1".parse()?);
+    let mut cfg = PlanConfig::new(placeholder, "p99_ms=1".parse()?);
+    cfg.progress = true;
+    while let Some(flag) = args.0.next() {
+        let dur =
+            |args: &mut Args| -> Result<Duration> { parse_duration(&args.value::<String>(&flag)?) };
+        match flag.as_str() {
+            "--target" => target = Some(args.value::<String>(&flag)?),
+            "--baseline" => baseline = Some(args.value::<String>(&flag)?),
+            "--slo" => slo = Some(args.value::<Slo>(&flag)?),
+            "--workload" => workload = Some(args.value::<String>(&flag)?),
+            "--stream-workload" => stream_workload = Some(args.value::<String>(&flag)?),
+            "--model" => model = Some(args.value::<String>(&flag)?),
+            "--arrivals" => cfg.arrivals = args.value(&flag)?,
+            "--max-connections" => cfg.max_connections = args.value(&flag)?,
+            "--rate-start" => cfg.rate_start = args.value(&flag)?,
+            "--rate-max" => cfg.rate_max = args.value(&flag)?,
+            "--growth" => cfg.growth = args.value(&flag)?,
+            "--resolution" => cfg.resolution = args.value(&flag)?,
+            "--steps-max" => cfg.steps_max = args.value(&flag)?,
+            "--step-duration" => cfg.step_duration = dur(&mut args)?,
+            "--step-warmup" => cfg.step_warmup = dur(&mut args)?,
+            "--timeout" => cfg.timeout = dur(&mut args)?,
+            "--gateway-pid" => cfg.gateway_pid = Some(args.value(&flag)?),
+            "--gateway-cores" => cfg.gateway_cores = Some(args.value(&flag)?),
+            "--streams" => cfg.streams = args.value(&flag)?,
+            "--stream-hold" => cfg.stream_hold = dur(&mut args)?,
+            "--target-rate" => cfg.target_rate = Some(args.value(&flag)?),
+            "--headroom" => cfg.headroom = args.value(&flag)?,
+            "--cores-per-host" => cfg.cores_per_host = args.value(&flag)?,
+            "--target-streams" => cfg.target_streams = Some(args.value(&flag)?),
+            "--workers" => cfg.workers = args.value(&flag)?,
+            "--driver" => cfg.driver = args.value(&flag)?,
+            "--seed" => cfg.seed = args.value(&flag)?,
+            "--key" => cfg.key = Some(args.value(&flag)?),
+            "--host-header" => cfg.host_header = Some(args.value(&flag)?),
+            "--json" => json = Some(args.value(&flag)?),
+            "--svg" => svg = Some(args.value(&flag)?),
+            "--progress" => cfg.progress = true,
+            "--no-progress" => cfg.progress = false,
+            _ => bail!("unknown option {flag:?} for plan\n{USAGE}"),
+        }
+    }
+    cfg.target = Target::parse(&target.context("plan needs --target URL")?)?;
+    cfg.baseline = baseline.map(|b| Target::parse(&b)).transpose()?;
+    cfg.slo = slo.context("plan needs --slo, e.g. p99_added_ms=1,errors=0.001")?;
+    if let Some(path) = workload {
+        cfg.workload = Workload::load(path.as_ref())?;
+    }
+    if let Some(m) = &model {
+        cfg.workload.set_model(m);
+    }
+    if let Some(path) = stream_workload {
+        let mut w = Workload::load(path.as_ref())?;
+        if let Some(m) = &model {
+            w.set_model(m);
+        }
+        cfg.stream_workload = Some(w);
+    }
+    Ok(PlanArgs { cfg, json, svg })
+}
+
+fn run_plan(args: Args) -> Result<()> {
+    let PlanArgs { cfg, json, svg } = parse_plan(args)?;
+    let p = plan::plan(&cfg).context("planning")?;
+    print!("{}", plan::text::render(&p));
+    if let Some(path) = json {
+        std::fs::write(&path, plan::json::render(&p)).with_context(|| format!("writing {path}"))?;
+    }
+    if let Some(path) = svg {
+        std::fs::write(&path, plan::svg::render(&p)).with_context(|| format!("writing {path}"))?;
     }
     Ok(())
 }

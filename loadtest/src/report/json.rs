@@ -166,7 +166,7 @@ fn write_delta(s: &mut String, d: &Delta) {
 }
 
 /// A finite float as JSON (`null` otherwise: JSON has no NaN or infinity).
-fn num(x: f64) -> String {
+pub(crate) fn num(x: f64) -> String {
     if x.is_finite() {
         let r = (x * 1000.0).round() / 1000.0;
         format!("{r}")
@@ -175,7 +175,8 @@ fn num(x: f64) -> String {
     }
 }
 
-fn string(s: &mut String, v: &str) {
+/// `v` as a JSON string.
+pub(crate) fn string(s: &mut String, v: &str) {
     let mut out = Vec::with_capacity(v.len() + 2);
     proto::json::write_string(&mut out, v.as_bytes());
     // write_string escapes ASCII only and copies the rest: valid UTF-8 in, valid out.

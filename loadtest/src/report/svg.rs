@@ -184,7 +184,7 @@ fn legend(s: &mut String, p: &Plot, i: usize, name: &str, color: &str) {
 
 /// An axis from 0 to a round number at least `top`, and a round tick step (1, 2 or 5
 /// times a power of ten, about five ticks).
-fn nice_axis(top: f64) -> (f64, f64) {
+pub(crate) fn nice_axis(top: f64) -> (f64, f64) {
     if top <= 0.0 {
         return (1.0, 0.2);
     }
@@ -199,12 +199,12 @@ fn nice_axis(top: f64) -> (f64, f64) {
 }
 
 /// A tick label without needless decimals.
-fn trim(v: f64) -> String {
+pub(crate) fn trim(v: f64) -> String {
     let s = format!("{v:.3}");
     s.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

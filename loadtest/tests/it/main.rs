@@ -2,6 +2,7 @@
 //! and speak raw HTTP/1.1 to it over std::net.
 
 mod client;
+mod plan;
 mod run;
 
 use std::io::ErrorKind;
