@@ -102,6 +102,15 @@ def wait_port(port, timeout=10.0):
     raise RuntimeError(f"nothing listens on {port}")
 
 
+def port_free(port):
+    import socket
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        return False
+    except OSError:
+        return True
+
+
 def children(pid):
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as f:
@@ -184,6 +193,9 @@ def main():
         a.rounds, a.seconds, a.big_streams = 1, 3, 2000
     os.makedirs(OUT, exist_ok=True)
     secs = f"{a.seconds}s"
+    busy = [p for p in (MOCK_PORT, NGINX_PORT, SLUICE_PORT, ADMIN_PORT) if not port_free(p)]
+    if busy:
+        sys.exit(f"ports {busy} are in use: another benchmark or gateway is running")
     tmp = tempfile.mkdtemp(prefix="sluice-bench-")
     procs = Procs()
     try:
@@ -277,9 +289,9 @@ def main():
                 for r in range(a.rounds):
                     rep = loadtest([MOCK, url], ["--rate", str(rate), "--duration", secs,
                                                  "--max-connections", "256"], f"open-{rate}-{name}-{r}")
-                    d = rep["difference"]["latency_us"]
-                    p50s.append(d["p50"])
-                    p99s.append(d["p99"])
+                    d = (rep["difference"] or {}).get("latency_us") or {}
+                    p50s.append(d.get("p50"))
+                    p99s.append(d.get("p99"))
                     ach.append(rep["targets"][1]["achieved_rate"])
                 print(f"| {rate} | {name} | {fmt(med(ach))} | {fmt(med(p50s))} | {fmt(med(p99s))} |")
                 if med(ach) < 0.95 * rate:
