@@ -11,12 +11,16 @@
 //! - [`sse`]: incremental Server-Sent Events decoder (any chunk boundary) and encoder.
 //! - [`json`]: a validating single-pass JSON scanner that locates top-level object members
 //!   by byte span, so the gateway can read and rewrite `model` without building a tree.
+//! - [`chat`]: the OpenAI chat-completions shape as the hub of every provider translation:
+//!   request and response types, the stream chunk writer, normalized [`chat::Usage`], and
+//!   the [`chat::StreamTranslator`] trait.
 //! - [`openai`]: OpenAI wire shapes the gateway and the mock upstream both need: the
 //!   error body, and deterministic synthetic responses (demo provider, mock upstream).
 //!
 //! Invariant: every decoder here is bounded by an explicit limit and never allocates
 //! without one.
 
+pub mod chat;
 pub mod http1;
 pub mod json;
 pub mod openai;
