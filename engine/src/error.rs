@@ -44,6 +44,15 @@ pub enum GatewayError {
     UpstreamFirstByteTimeout,
     UpstreamIdleTimeout,
     UpstreamTotalTimeout,
+    /// The body is not a chat request this provider's translation can read (a missing
+    /// or mistyped member). The detail says which.
+    InvalidChatRequest,
+    /// The request uses a parameter the provider cannot express (the detail names it).
+    UnsupportedParameter,
+    /// The endpoint is not offered by the model's provider kind.
+    UnsupportedEndpoint,
+    /// The upstream's answer could not be translated to the client's API.
+    UpstreamUntranslatable,
     /// The gateway is shutting down and takes no new requests.
     Draining,
 }
@@ -54,7 +63,8 @@ impl GatewayError {
         match self {
             Http(_) | HeadTimeout | BodyTimeout | MalformedJson(_) | MissingModel
             | MissingApiKey | InvalidApiKey | UnknownModel | UnknownRoute | MethodNotAllowed
-            | UnsupportedMediaType => Source::Client,
+            | UnsupportedMediaType | InvalidChatRequest | UnsupportedParameter
+            | UnsupportedEndpoint => Source::Client,
             UpstreamConnect
             | UpstreamConnectTimeout
             | UpstreamTls
@@ -62,7 +72,8 @@ impl GatewayError {
             | UpstreamBadResponse
             | UpstreamFirstByteTimeout
             | UpstreamIdleTimeout
-            | UpstreamTotalTimeout => Source::Upstream,
+            | UpstreamTotalTimeout
+            | UpstreamUntranslatable => Source::Upstream,
             Draining => Source::Gateway,
         }
     }
@@ -85,12 +96,17 @@ impl GatewayError {
         match self {
             Http(e) => e.status(),
             HeadTimeout | BodyTimeout => 408,
-            MalformedJson(_) | MissingModel => 400,
+            MalformedJson(_) | MissingModel | InvalidChatRequest | UnsupportedParameter
+            | UnsupportedEndpoint => 400,
             MissingApiKey | InvalidApiKey => 401,
             UnknownModel | UnknownRoute => 404,
             MethodNotAllowed => 405,
             UnsupportedMediaType => 415,
-            UpstreamConnect | UpstreamTls | UpstreamReset | UpstreamBadResponse => 502,
+            UpstreamConnect
+            | UpstreamTls
+            | UpstreamReset
+            | UpstreamBadResponse
+            | UpstreamUntranslatable => 502,
             UpstreamConnectTimeout
             | UpstreamFirstByteTimeout
             | UpstreamIdleTimeout
@@ -133,6 +149,10 @@ impl GatewayError {
             UpstreamConnect | UpstreamTls => "upstream_unreachable",
             UpstreamReset => "upstream_connection_closed",
             UpstreamBadResponse => "upstream_bad_response",
+            InvalidChatRequest => "invalid_request",
+            UnsupportedParameter => "unsupported_parameter",
+            UnsupportedEndpoint => "unsupported_endpoint",
+            UpstreamUntranslatable => "upstream_untranslatable",
             UpstreamConnectTimeout
             | UpstreamFirstByteTimeout
             | UpstreamIdleTimeout
@@ -177,6 +197,10 @@ impl GatewayError {
             UpstreamFirstByteTimeout => "timed out waiting for the upstream provider to respond",
             UpstreamIdleTimeout => "the upstream provider stopped sending data",
             UpstreamTotalTimeout => "the upstream request exceeded its total time limit",
+            InvalidChatRequest => "the request is not a valid chat completion request",
+            UnsupportedParameter => "this model's provider does not support the parameter",
+            UnsupportedEndpoint => "this model's provider does not offer this endpoint",
+            UpstreamUntranslatable => "the upstream provider's response could not be translated",
             Draining => "the gateway is shutting down; retry on another instance",
         }
     }
@@ -207,7 +231,7 @@ impl GatewayError {
 }
 
 /// Upstream failure classes counted in metrics (`sluice_upstream_errors_total{kind}`).
-pub const UPSTREAM_ERROR_KINDS: [&str; 8] = [
+pub const UPSTREAM_ERROR_KINDS: [&str; 9] = [
     "connect",
     "connect_timeout",
     "tls",
@@ -216,6 +240,7 @@ pub const UPSTREAM_ERROR_KINDS: [&str; 8] = [
     "first_byte_timeout",
     "idle_timeout",
     "total_timeout",
+    "untranslatable",
 ];
 
 impl GatewayError {
@@ -231,6 +256,7 @@ impl GatewayError {
             UpstreamFirstByteTimeout => 5,
             UpstreamIdleTimeout => 6,
             UpstreamTotalTimeout => 7,
+            UpstreamUntranslatable => 8,
             _ => return None,
         })
     }

@@ -11,8 +11,8 @@ use toml::Spanned;
 
 use super::raw::{RawConfig, RawModel, RawProvider, RawTimeouts};
 use super::snapshot::{
-    AccessLog, Auth, Driver, Model, Provider, ProviderKind, Secret, Server, Snapshot, Timeouts,
-    Upstream,
+    AccessLog, Auth, AwsCredentials, Driver, Model, Provider, ProviderKind, ProviderOptions,
+    Secret, Server, Snapshot, Timeouts, Upstream,
 };
 use super::{tls, ConfigError, Overrides};
 
@@ -273,13 +273,18 @@ fn compile_provider(
     let kind = match p.kind.get_ref().as_str() {
         "openai" => ProviderKind::OpenAi,
         "openai-compatible" => ProviderKind::OpenAiCompatible,
+        "azure-openai" => ProviderKind::AzureOpenAi,
+        "anthropic" => ProviderKind::Anthropic,
+        "gemini" => ProviderKind::Gemini,
+        "bedrock" => ProviderKind::Bedrock,
         "demo" => ProviderKind::Demo,
         other => {
             return Err(src.at(
                 &p.kind,
                 "providers.kind",
                 format!(
-                    "unknown provider kind {other:?}: expected openai, openai-compatible or demo"
+                    "unknown provider kind {other:?}: expected openai, openai-compatible, \
+                     azure-openai, anthropic, gemini, bedrock or demo"
                 ),
             ))
         }
@@ -288,13 +293,32 @@ fn compile_provider(
         Some(t) => merge_timeouts(defaults, t),
         None => *defaults,
     };
-    let mut headers = Vec::new();
+    let opts = compile_options(p, kind, src)?;
+    let mut headers: Vec<(Box<str>, Secret)> = Vec::new();
     if let Some(k) = &p.api_key {
         let key = resolve_secret(k, src, "providers.api_key")?;
-        headers.push((
-            "authorization".into(),
-            Secret(format!("Bearer {}", key.0).into()),
-        ));
+        let (name, value) = match kind {
+            ProviderKind::AzureOpenAi => ("api-key", key.0),
+            ProviderKind::Anthropic => ("x-api-key", key.0),
+            ProviderKind::Gemini => ("x-goog-api-key", key.0),
+            ProviderKind::Bedrock => {
+                return Err(src.at(
+                    k,
+                    "providers.api_key",
+                    "bedrock signs requests with AWS credentials: set aws_access_key_id and \
+                     aws_secret_access_key (or the AWS_* environment variables), not api_key",
+                ))
+            }
+            _ => ("authorization", format!("Bearer {}", key.0).into()),
+        };
+        headers.push((name.into(), Secret(value)));
+    }
+    if kind == ProviderKind::Anthropic {
+        let version = p
+            .anthropic_version
+            .as_ref()
+            .map_or("2023-06-01", |v| v.get_ref().as_str());
+        headers.push(("anthropic-version".into(), Secret(version.into())));
     }
     for (h, v) in &p.headers {
         if h.is_empty()
@@ -316,8 +340,21 @@ fn compile_provider(
                 "header value contains CR, LF or NUL",
             ));
         }
-        headers.push((h.to_ascii_lowercase().into(), value));
+        let h = h.to_ascii_lowercase();
+        // A configured header replaces the kind's default of the same name.
+        headers.retain(|(n, _)| **n != *h);
+        headers.push((h.into(), value));
     }
+    let default_url = match kind {
+        ProviderKind::OpenAi => Some("https://api.openai.com/v1".to_string()),
+        ProviderKind::Anthropic => Some("https://api.anthropic.com".to_string()),
+        ProviderKind::Gemini => Some("https://generativelanguage.googleapis.com".to_string()),
+        ProviderKind::Bedrock => opts
+            .aws
+            .as_ref()
+            .map(|a| format!("https://bedrock-runtime.{}.amazonaws.com", a.region)),
+        _ => None,
+    };
     let upstream = match (kind, &p.base_url) {
         (ProviderKind::Demo, None) => None,
         (ProviderKind::Demo, Some(u)) => {
@@ -327,18 +364,20 @@ fn compile_provider(
                 "the demo provider takes no base_url",
             ))
         }
-        (ProviderKind::OpenAi, None) => {
-            let default = Spanned::new(0..0, "https://api.openai.com/v1".to_string());
-            Some(compile_upstream(&default, p.ca_file.as_ref(), src, roots)?)
-        }
-        (ProviderKind::OpenAiCompatible, None) => {
-            return Err(src.at(
-                &p.kind,
-                "providers.base_url",
-                format!("provider {name:?} needs a base_url"),
-            ))
-        }
         (_, Some(u)) => Some(compile_upstream(u, p.ca_file.as_ref(), src, roots)?),
+        (_, None) => match default_url {
+            Some(url) => {
+                let default = Spanned::new(0..0, url);
+                Some(compile_upstream(&default, p.ca_file.as_ref(), src, roots)?)
+            }
+            None => {
+                return Err(src.at(
+                    &p.kind,
+                    "providers.base_url",
+                    format!("provider {name:?} needs a base_url"),
+                ))
+            }
+        },
     };
     Ok(Provider {
         name: name.as_str().into(),
@@ -346,7 +385,133 @@ fn compile_provider(
         upstream,
         headers,
         timeouts,
+        opts,
     })
+}
+
+/// The kind-specific settings, each refused on a kind it does not apply to.
+fn compile_options(
+    p: &RawProvider,
+    kind: ProviderKind,
+    src: &Source<'_>,
+) -> Result<ProviderOptions, ConfigError> {
+    let only = |field: &'static str, ok: bool, at: std::ops::Range<usize>| {
+        if ok {
+            Ok(())
+        } else {
+            Err(src.err(
+                Some(at),
+                field,
+                format!("{field} does not apply to a {} provider", kind.as_str()),
+            ))
+        }
+    };
+    let mut opts = ProviderOptions {
+        api_version: "2024-10-21".into(),
+        max_tokens_default: 4096,
+        ..ProviderOptions::default()
+    };
+    if let Some(v) = &p.api_version {
+        only(
+            "providers.api_version",
+            kind == ProviderKind::AzureOpenAi,
+            v.span(),
+        )?;
+        opts.api_version = v.get_ref().as_str().into();
+    }
+    if let Some(v) = &p.anthropic_version {
+        only(
+            "providers.anthropic_version",
+            kind == ProviderKind::Anthropic,
+            v.span(),
+        )?;
+    }
+    if let Some(v) = &p.max_tokens_default {
+        only(
+            "providers.max_tokens_default",
+            kind == ProviderKind::Anthropic,
+            v.span(),
+        )?;
+        if *v.get_ref() == 0 {
+            return Err(src.at(v, "providers.max_tokens_default", "must be at least 1"));
+        }
+        opts.max_tokens_default = *v.get_ref();
+    }
+    let compatible = kind == ProviderKind::OpenAiCompatible;
+    for d in &p.drop_params {
+        only("providers.drop_params", compatible, d.span())?;
+        opts.drop_params.push(d.get_ref().as_str().into());
+    }
+    for (from, to) in &p.rename_params {
+        only("providers.rename_params", compatible, to.span())?;
+        if from == "model" || to.get_ref() == "model" {
+            return Err(src.at(to, "providers.rename_params", "`model` cannot be renamed"));
+        }
+        opts.rename_params
+            .push((from.as_str().into(), to.get_ref().as_str().into()));
+    }
+    let aws_fields = [
+        &p.region,
+        &p.aws_access_key_id,
+        &p.aws_secret_access_key,
+        &p.aws_session_token,
+    ];
+    if kind != ProviderKind::Bedrock {
+        if let Some(f) = aws_fields.iter().copied().flatten().next() {
+            only("providers.region / aws_*", false, f.span())?;
+        }
+        return Ok(opts);
+    }
+    let env = |field: &Option<Spanned<String>>, var: &str| {
+        field
+            .clone()
+            .or_else(|| std::env::var_os(var).map(|_| Spanned::new(0..0, format!("env:{var}"))))
+    };
+    let region = match p.region.as_ref() {
+        Some(r) => r.get_ref().clone(),
+        None => std::env::var("AWS_REGION")
+            .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
+            .map_err(|_| {
+                src.at(
+                    &p.kind,
+                    "providers.region",
+                    "a bedrock provider needs a region (or AWS_REGION in the environment)",
+                )
+            })?,
+    };
+    if region.is_empty()
+        || !region
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        return Err(src.at(
+            &p.kind,
+            "providers.region",
+            format!("bad region {region:?}"),
+        ));
+    }
+    let (Some(id), Some(secret)) = (
+        env(&p.aws_access_key_id, "AWS_ACCESS_KEY_ID"),
+        env(&p.aws_secret_access_key, "AWS_SECRET_ACCESS_KEY"),
+    ) else {
+        return Err(src.at(
+            &p.kind,
+            "providers.aws_access_key_id",
+            "a bedrock provider needs aws_access_key_id and aws_secret_access_key \
+             (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment)",
+        ));
+    };
+    let token = match env(&p.aws_session_token, "AWS_SESSION_TOKEN") {
+        Some(t) => Some(resolve_secret(&t, src, "providers.aws_session_token")?),
+        None => None,
+    };
+    opts.aws = Some(AwsCredentials {
+        region: region.into(),
+        access_key_id: resolve_secret(&id, src, "providers.aws_access_key_id")?,
+        secret_access_key: resolve_secret(&secret, src, "providers.aws_secret_access_key")?,
+        session_token: token,
+    });
+    Ok(opts)
 }
 
 /// A parsed `http(s)://host[:port][/prefix]`.

@@ -94,7 +94,8 @@ pub struct RawLog {
 #[serde(deny_unknown_fields)]
 pub struct RawProvider {
     pub name: Spanned<String>,
-    /// `openai`, `openai-compatible`, or `demo`.
+    /// `openai`, `openai-compatible`, `azure-openai`, `anthropic`, `gemini`, `bedrock`, or
+    /// `demo`.
     pub kind: Spanned<String>,
     pub base_url: Option<Spanned<String>>,
     pub api_key: Option<Spanned<String>>,
@@ -104,6 +105,26 @@ pub struct RawProvider {
     pub headers: BTreeMap<String, Spanned<String>>,
     /// Overrides of `[upstream]` for this provider.
     pub timeouts: Option<RawTimeouts>,
+    /// `azure-openai`: the `api-version` query parameter.
+    pub api_version: Option<Spanned<String>>,
+    /// `anthropic`: the `anthropic-version` header.
+    pub anthropic_version: Option<Spanned<String>>,
+    /// `anthropic`: `max_tokens` sent when the client gave none (Anthropic requires it).
+    pub max_tokens_default: Option<Spanned<u64>>,
+    /// `openai-compatible`: request members removed before forwarding (parameters the
+    /// target rejects).
+    #[serde(default)]
+    pub drop_params: Vec<Spanned<String>>,
+    /// `openai-compatible`: request members renamed before forwarding (`from = "to"`).
+    #[serde(default)]
+    pub rename_params: BTreeMap<String, Spanned<String>>,
+    /// `bedrock`: the AWS region (else `AWS_REGION` / `AWS_DEFAULT_REGION`).
+    pub region: Option<Spanned<String>>,
+    /// `bedrock`: credentials as secret references (else the standard `AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN` environment variables).
+    pub aws_access_key_id: Option<Spanned<String>>,
+    pub aws_secret_access_key: Option<Spanned<String>>,
+    pub aws_session_token: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

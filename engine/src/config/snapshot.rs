@@ -47,15 +47,36 @@ pub enum ProviderKind {
     OpenAi,
     /// Any base URL speaking the OpenAI API (vLLM, Ollama, Mistral, DeepSeek, ...).
     OpenAiCompatible,
+    /// Azure OpenAI: deployment URLs, `api-version`, `api-key` header.
+    AzureOpenAi,
+    /// Anthropic Messages API.
+    Anthropic,
+    /// Google Gemini `generateContent`.
+    Gemini,
+    /// AWS Bedrock Converse, SigV4-signed.
+    Bedrock,
     /// The built-in in-process demo provider: no network.
     Demo,
 }
 
 impl ProviderKind {
+    /// Whether the provider speaks OpenAI's wire format (the body is forwarded, with at
+    /// most `model` and configured parameters rewritten, and the response relayed as is).
+    pub fn openai_shaped(self) -> bool {
+        matches!(
+            self,
+            ProviderKind::OpenAi | ProviderKind::OpenAiCompatible | ProviderKind::AzureOpenAi
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ProviderKind::OpenAi => "openai",
             ProviderKind::OpenAiCompatible => "openai-compatible",
+            ProviderKind::AzureOpenAi => "azure-openai",
+            ProviderKind::Anthropic => "anthropic",
+            ProviderKind::Gemini => "gemini",
+            ProviderKind::Bedrock => "bedrock",
             ProviderKind::Demo => "demo",
         }
     }
@@ -98,6 +119,30 @@ pub struct Provider {
     /// Secret values never appear in `Debug` output.
     pub headers: Vec<(Box<str>, Secret)>,
     pub timeouts: Timeouts,
+    pub opts: ProviderOptions,
+}
+
+/// Kind-specific settings; each is meaningful only for the kinds its doc names.
+#[derive(Clone, Debug, Default)]
+pub struct ProviderOptions {
+    /// `azure-openai`: `api-version` query value.
+    pub api_version: Box<str>,
+    /// `anthropic`: `max_tokens` when the client sends none.
+    pub max_tokens_default: u64,
+    /// `openai-compatible`: members dropped from the request body.
+    pub drop_params: Vec<Box<str>>,
+    /// `openai-compatible`: members renamed in the request body, `(from, to)`.
+    pub rename_params: Vec<(Box<str>, Box<str>)>,
+    /// `bedrock`: region and credentials.
+    pub aws: Option<AwsCredentials>,
+}
+
+#[derive(Clone, Debug)]
+pub struct AwsCredentials {
+    pub region: Box<str>,
+    pub access_key_id: Secret,
+    pub secret_access_key: Secret,
+    pub session_token: Option<Secret>,
 }
 
 /// A resolved secret. Its `Debug` never shows the value.

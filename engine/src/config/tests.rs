@@ -181,3 +181,123 @@ fn tls_files_are_checked() {
         "{e}"
     );
 }
+
+fn provider(kind: &str, extra: &str) -> String {
+    format!(
+        "[[providers]]\nname = \"p\"\nkind = \"{kind}\"\n{extra}\n\n[[models]]\nname = \"m\"\nprovider = \"p\"\n"
+    )
+}
+
+#[test]
+fn provider_kinds_put_the_key_in_their_own_header() {
+    for (kind, header, value) in [
+        ("openai", "authorization", "Bearer k1"),
+        ("azure-openai", "api-key", "k1"),
+        ("anthropic", "x-api-key", "k1"),
+        ("gemini", "x-goog-api-key", "k1"),
+    ] {
+        // (The default base URLs need DNS, which tests do not have.)
+        let base = "base_url = \"http://127.0.0.1:1\"\n";
+        let s = compile(&provider(kind, &format!("{base}api_key = \"k1\""))).unwrap();
+        let p = &s.providers[0];
+        assert_eq!(p.kind.as_str(), kind);
+        let got: Vec<_> = p.headers.iter().map(|(n, v)| (&**n, &*v.0)).collect();
+        assert!(got.contains(&(header, value)), "{kind}: {got:?}");
+    }
+    let s = compile(&provider(
+        "anthropic",
+        "api_key = \"k\"\nbase_url = \"http://127.0.0.1:1\"",
+    ))
+    .unwrap();
+    let p = &s.providers[0];
+    assert!(p
+        .headers
+        .iter()
+        .any(|(n, v)| &**n == "anthropic-version" && &*v.0 == "2023-06-01"));
+    assert_eq!(p.opts.max_tokens_default, 4096);
+    // A configured header replaces the kind's default.
+    let s = compile(&provider(
+        "anthropic",
+        "api_key = \"k\"\nbase_url = \"http://127.0.0.1:1\"\nheaders = { \"anthropic-version\" = \"2024-01-01\" }",
+    ))
+    .unwrap();
+    let versions: Vec<_> = s.providers[0]
+        .headers
+        .iter()
+        .filter(|(n, _)| &**n == "anthropic-version")
+        .map(|(_, v)| &*v.0)
+        .collect();
+    assert_eq!(versions, ["2024-01-01"]);
+}
+
+#[test]
+fn kind_specific_options_are_checked() {
+    let s = compile(&provider(
+        "azure-openai",
+        "base_url = \"http://127.0.0.1:1\"\napi_version = \"2025-01-01-preview\"",
+    ))
+    .unwrap();
+    assert_eq!(&*s.providers[0].opts.api_version, "2025-01-01-preview");
+    let e = err(&provider("azure-openai", ""));
+    assert_eq!(e.field, "providers.base_url", "{e}");
+
+    let e = err(&provider("openai", "api_version = \"x\""));
+    assert_eq!(
+        (e.field.as_str(), e.line),
+        ("providers.api_version", Some(4)),
+        "{e}"
+    );
+    assert!(e.message.contains("openai provider"), "{e}");
+    let e = err(&provider("gemini", "drop_params = [\"logprobs\"]"));
+    assert_eq!(e.field, "providers.drop_params", "{e}");
+    let e = err(&provider(
+        "openai-compatible",
+        "base_url = \"http://127.0.0.1:1\"\nrename_params = { model = \"engine\" }",
+    ));
+    assert!(e.message.contains("`model` cannot be renamed"), "{e}");
+    let e = err(&provider(
+        "anthropic",
+        "base_url = \"http://127.0.0.1:1\"\nmax_tokens_default = 0",
+    ));
+    assert_eq!(e.field, "providers.max_tokens_default", "{e}");
+    let s = compile(&provider(
+        "openai-compatible",
+        "base_url = \"http://127.0.0.1:1\"\ndrop_params = [\"logprobs\"]\nrename_params = { max_completion_tokens = \"max_tokens\" }",
+    ))
+    .unwrap();
+    let o = &s.providers[0].opts;
+    assert_eq!(o.drop_params, vec![Box::<str>::from("logprobs")]);
+    assert_eq!(o.rename_params[0].1.as_ref(), "max_tokens");
+}
+
+#[test]
+fn bedrock_needs_region_and_credentials_never_shown() {
+    let creds = "aws_access_key_id = \"AKIDEXAMPLE\"\naws_secret_access_key = \"s3cr3t-value\"";
+    let e = err(&provider(
+        "bedrock",
+        &format!("api_key = \"k\"\nregion = \"us-east-1\"\n{creds}"),
+    ));
+    assert_eq!(e.field, "providers.api_key", "{e}");
+    let e = err(&provider("openai", "region = \"us-east-1\""));
+    assert!(e.message.contains("does not apply"), "{e}");
+    let e = err(&provider(
+        "bedrock",
+        "region = \"us east\"\naws_access_key_id = \"AKID\"\naws_secret_access_key = \"s3cr3t\"",
+    ));
+    assert_eq!(e.field, "providers.region", "{e}");
+    let s = compile(&provider(
+        "bedrock",
+        &format!("region = \"eu-west-1\"\nbase_url = \"http://127.0.0.1:1\"\n{creds}"),
+    ))
+    .unwrap();
+    let p = &s.providers[0];
+    let aws = p.opts.aws.as_ref().unwrap();
+    assert_eq!(&*aws.region, "eu-west-1");
+    assert_eq!(&*aws.access_key_id.0, "AKIDEXAMPLE");
+    assert!(aws.session_token.is_none() || std::env::var_os("AWS_SESSION_TOKEN").is_some());
+    let d = s.describe();
+    assert!(
+        !d.contains("s3cr3t-value") && !d.contains("AKIDEXAMPLE"),
+        "{d}"
+    );
+}

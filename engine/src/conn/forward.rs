@@ -10,9 +10,10 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
+use proto::chat::TranslateError;
 use proto::http1::{
     find_header, parse_response, write_chunk, write_header, write_status_line, BodyFraming,
     ChunkEvent, ChunkedDecoder, Headers, Limits, RequestHead, ResponseHead, Status, Version,
@@ -20,8 +21,9 @@ use proto::http1::{
 };
 use proto::json;
 
+use super::translate::Translation;
 use super::{response, write_u64, Body, Conn, Endpoint, Next, Req};
-use crate::config::Resolved;
+use crate::config::{ProviderKind, Resolved};
 use crate::error::GatewayError;
 use crate::io::{read_more, write_all, write_range, UpstreamIo};
 use crate::upstream::connect;
@@ -91,6 +93,9 @@ pub(super) struct Target<'a> {
     pub endpoint: Endpoint,
     /// The body's `model` value, when it must be replaced by the upstream's name.
     pub model_span: Option<json::Value>,
+    /// For providers that are not OpenAI-shaped: how the request was translated (the
+    /// body is then [`Body::Translated`]) and how to translate the answer.
+    pub translation: Option<Translation>,
 }
 
 /// How a forward ended, for the caller to answer.
@@ -135,12 +140,14 @@ pub(super) async fn forward<S: AsyncReadRent + AsyncWriteRent>(
         rbuf,
         wbuf,
         decoded,
+        tbody,
         headers,
         uheaders,
         watch,
         scratch,
         ..
     } = c;
+    let mut t = t;
     let w = *w;
     let provider = t.resolved.provider;
     let pi = t.resolved.model.provider;
@@ -152,64 +159,22 @@ pub(super) async fn forward<S: AsyncReadRent + AsyncWriteRent>(
     let body: &[u8] = match body_at {
         Body::InBuf(s, e) => &rbuf[s..e],
         Body::Decoded => decoded,
+        Body::Translated => tbody,
     };
 
-    // Phase: translate (for OpenAI-shaped upstreams, only the head and maybe `model`).
+    // Phase: translate (for OpenAI-shaped upstreams, only the head and maybe `model`;
+    // other providers' bodies were translated by the caller, their heads are made here).
     wbuf.clear();
-    let path: &[u8] = match t.endpoint {
-        Endpoint::Chat => b"/chat/completions",
-        Endpoint::Completions => b"/completions",
-        _ => b"/embeddings",
-    };
-    wbuf.extend_from_slice(b"POST ");
-    wbuf.extend_from_slice(up.path_prefix.as_bytes());
-    wbuf.extend_from_slice(path);
-    // The client's query string goes along (some OpenAI-compatible servers take
-    // parameters there).
-    wbuf.extend_from_slice(&head.target.of(rbuf)[head.path.len()..]);
-    wbuf.extend_from_slice(b" HTTP/1.1\r\n");
-    write_header(wbuf, b"host", up.host_header.as_bytes());
-    for (name, value) in &provider.headers {
-        write_header(wbuf, name.as_bytes(), value.0.as_bytes());
-    }
-    for h in &headers[..head.header_count] {
-        let name = h.name.of(rbuf);
-        if forward_request_header(name)
-            && !provider
-                .headers
-                .iter()
-                .any(|(n, _)| n.as_bytes().eq_ignore_ascii_case(name))
-        {
-            write_header(wbuf, name, h.value.of(rbuf));
-        }
-    }
-    let separate_body = match t.model_span {
-        Some(span) => {
-            let name = &mut *scratch;
-            name.clear();
-            json::write_string(name, t.resolved.upstream_name);
-            wbuf.extend_from_slice(b"content-length: ");
-            write_u64(
-                wbuf,
-                (body.len() - (span.end - span.start) + name.len()) as u64,
-            );
-            wbuf.extend_from_slice(b"\r\n\r\n");
-            wbuf.extend_from_slice(&body[..span.start]);
-            wbuf.extend_from_slice(name);
-            wbuf.extend_from_slice(&body[span.end..]);
+    let separate_body = if let Some(tr) = t.translation.as_mut() {
+        tr.write_head(provider, up, body, wbuf, SystemTime::now());
+        if body.len() <= INLINE_BODY_BYTES_MAX {
+            wbuf.extend_from_slice(body);
             false
+        } else {
+            true
         }
-        None => {
-            wbuf.extend_from_slice(b"content-length: ");
-            write_u64(wbuf, body.len() as u64);
-            wbuf.extend_from_slice(b"\r\n\r\n");
-            if body.len() <= INLINE_BODY_BYTES_MAX {
-                wbuf.extend_from_slice(body);
-                false
-            } else {
-                true
-            }
-        }
+    } else {
+        write_openai_request(wbuf, scratch, head, rbuf, headers, body, &t)
     };
 
     // The watch is armed only once the request has been upstream for WATCH_ARM_DELAY:
@@ -281,6 +246,7 @@ pub(super) async fn forward<S: AsyncReadRent + AsyncWriteRent>(
                     match body_at {
                         Body::InBuf(s, e) => write_range(&mut uio, rbuf, s, e).await,
                         Body::Decoded => write_all(&mut uio, decoded).await,
+                        Body::Translated => write_all(&mut uio, tbody).await,
                     }
                 };
                 r = guarded(closed.as_mut(), timeouts.idle, send).await;
@@ -372,9 +338,21 @@ pub(super) async fn forward<S: AsyncReadRent + AsyncWriteRent>(
         // last response, and the head must say so.
         req.keep_alive = false;
     }
-    let is_sse = find_header(&ubuf, &uheaders[..resp.header_count], b"content-type")
-        .is_some_and(|v| v.len() >= 17 && v[..17].eq_ignore_ascii_case(b"text/event-stream"));
-    write_response_head(wbuf, &ubuf, uheaders, &resp, req, client_chunked);
+    let translated_stream = t
+        .translation
+        .as_ref()
+        .map(|tr| tr.stream && (200..300).contains(&resp.status));
+    let is_sse = match translated_stream {
+        Some(stream) => stream,
+        None => find_header(&ubuf, &uheaders[..resp.header_count], b"content-type")
+            .is_some_and(|v| v.len() >= 17 && v[..17].eq_ignore_ascii_case(b"text/event-stream")),
+    };
+    if translated_stream == Some(true) && !client_chunked {
+        req.keep_alive = false;
+    }
+    if t.translation.is_none() {
+        write_response_head(wbuf, &ubuf, uheaders, &resp, req, client_chunked);
+    }
     let mut s = Streamer {
         io,
         uio: &mut uio,
@@ -384,17 +362,12 @@ pub(super) async fn forward<S: AsyncReadRent + AsyncWriteRent>(
         idle: timeouts.idle,
         deadline,
     };
-    let ended = match framing {
-        BodyFraming::None => s.flush().await.map(|()| true),
-        BodyFraming::Length(n) => s.length(resp.head_len, n, closed.as_mut()).await,
-        BodyFraming::Chunked => {
-            s.chunked(resp.head_len, client_chunked, closed.as_mut())
+    let ended = match t.translation.as_ref() {
+        Some(tr) => {
+            s.translated(tr, &resp, uheaders, client_chunked, closed.as_mut())
                 .await
         }
-        BodyFraming::CloseDelimited => s
-            .until_close(resp.head_len, client_chunked, closed.as_mut())
-            .await
-            .map(|()| false),
+        None => s.relay(&resp, client_chunked, closed.as_mut()).await,
     };
     let outcome = match ended {
         Ok(reusable) => {
@@ -435,6 +408,88 @@ pub(super) async fn forward<S: AsyncReadRent + AsyncWriteRent>(
     outcome
 }
 
+/// The upstream request head for an OpenAI-shaped provider, and the body when it is
+/// small enough to go in the same write (returns whether it must be sent separately).
+fn write_openai_request(
+    wbuf: &mut Vec<u8>,
+    scratch: &mut Vec<u8>,
+    head: &RequestHead,
+    rbuf: &[u8],
+    headers: &Headers,
+    body: &[u8],
+    t: &Target<'_>,
+) -> bool {
+    let provider = t.resolved.provider;
+    let up = provider
+        .upstream
+        .as_ref()
+        .expect("forward is only called for upstream providers");
+    let path: &[u8] = match t.endpoint {
+        Endpoint::Chat => b"/chat/completions",
+        Endpoint::Completions => b"/completions",
+        _ => b"/embeddings",
+    };
+    wbuf.extend_from_slice(b"POST ");
+    wbuf.extend_from_slice(up.path_prefix.as_bytes());
+    if provider.kind == ProviderKind::AzureOpenAi {
+        // Azure addresses a deployment, named by the model's upstream name.
+        wbuf.extend_from_slice(b"/openai/deployments/");
+        percent_encode_segment(wbuf, t.resolved.upstream_name);
+        wbuf.extend_from_slice(path);
+        wbuf.extend_from_slice(b"?api-version=");
+        percent_encode_segment(wbuf, provider.opts.api_version.as_bytes());
+    } else {
+        wbuf.extend_from_slice(path);
+        // The client's query string goes along (some OpenAI-compatible servers take
+        // parameters there).
+        wbuf.extend_from_slice(&head.target.of(rbuf)[head.path.len()..]);
+    }
+    wbuf.extend_from_slice(b" HTTP/1.1\r\n");
+    write_header(wbuf, b"host", up.host_header.as_bytes());
+    for (name, value) in &provider.headers {
+        write_header(wbuf, name.as_bytes(), value.0.as_bytes());
+    }
+    for h in &headers[..head.header_count] {
+        let name = h.name.of(rbuf);
+        if forward_request_header(name)
+            && !provider
+                .headers
+                .iter()
+                .any(|(n, _)| n.as_bytes().eq_ignore_ascii_case(name))
+        {
+            write_header(wbuf, name, h.value.of(rbuf));
+        }
+    }
+    match t.model_span {
+        Some(span) => {
+            let name = &mut *scratch;
+            name.clear();
+            json::write_string(name, t.resolved.upstream_name);
+            wbuf.extend_from_slice(b"content-length: ");
+            write_u64(
+                wbuf,
+                (body.len() - (span.end - span.start) + name.len()) as u64,
+            );
+            wbuf.extend_from_slice(b"\r\n\r\n");
+            wbuf.extend_from_slice(&body[..span.start]);
+            wbuf.extend_from_slice(name);
+            wbuf.extend_from_slice(&body[span.end..]);
+            false
+        }
+        None => {
+            wbuf.extend_from_slice(b"content-length: ");
+            write_u64(wbuf, body.len() as u64);
+            wbuf.extend_from_slice(b"\r\n\r\n");
+            if body.len() <= INLINE_BODY_BYTES_MAX {
+                wbuf.extend_from_slice(body);
+                false
+            } else {
+                true
+            }
+        }
+    }
+}
+
 fn write_response_head(
     wbuf: &mut Vec<u8>,
     ubuf: &[u8],
@@ -469,25 +524,136 @@ fn write_response_head(
     wbuf.extend_from_slice(b"\r\n");
 }
 
-enum StreamError {
+pub(super) enum StreamError {
     Client,
     Upstream(GatewayError),
 }
 
+/// A sink for de-framed upstream body bytes: appends client bytes to the buffer given.
+pub(super) type Sink<'s> = dyn FnMut(&[u8], &mut Vec<u8>) -> Result<(), TranslateError> + 's;
+
 /// The stream-back phase over one upstream response body.
-struct Streamer<'a, S> {
+pub(super) struct Streamer<'a, S> {
     io: &'a mut S,
     uio: &'a mut UpstreamIo,
-    wbuf: &'a mut Vec<u8>,
-    ubuf: &'a mut Vec<u8>,
-    req: &'a mut Req,
+    pub(super) wbuf: &'a mut Vec<u8>,
+    pub(super) ubuf: &'a mut Vec<u8>,
+    pub(super) req: &'a mut Req,
     idle: Duration,
     deadline: Instant,
 }
 
 impl<S: AsyncWriteRent> Streamer<'_, S> {
+    /// Relay the body as the upstream framed it (re-chunked for the client when needed).
+    /// Ok(reusable).
+    async fn relay(
+        &mut self,
+        resp: &ResponseHead,
+        client_chunked: bool,
+        mut closed: Pin<&mut impl Future<Output = ()>>,
+    ) -> Result<bool, StreamError> {
+        match resp.body {
+            BodyFraming::None => self.flush().await.map(|()| true),
+            BodyFraming::Length(n) => self.length(resp.head_len, n, closed.as_mut()).await,
+            BodyFraming::Chunked => {
+                self.chunked(resp.head_len, client_chunked, closed.as_mut())
+                    .await
+            }
+            BodyFraming::CloseDelimited => self
+                .until_close(resp.head_len, client_chunked, closed.as_mut())
+                .await
+                .map(|()| false),
+        }
+    }
+
+    /// Feed the upstream body, de-framed, through `sink`, flushing `wbuf` to the client
+    /// after each read when `flush_each`. More than `limit` body bytes, or a sink error,
+    /// fail as [`GatewayError::UpstreamUntranslatable`]. Ok(reusable).
+    pub(super) async fn pump(
+        &mut self,
+        resp: &ResponseHead,
+        limit: u64,
+        flush_each: bool,
+        mut closed: Pin<&mut impl Future<Output = ()>>,
+        sink: &mut Sink<'_>,
+    ) -> Result<bool, StreamError> {
+        let untranslatable = |_| StreamError::Upstream(GatewayError::UpstreamUntranslatable);
+        let mut seen = 0u64;
+        let mut feed = |data: &[u8], wbuf: &mut Vec<u8>| {
+            seen += data.len() as u64;
+            if seen > limit {
+                return Err(TranslateError::TooLarge);
+            }
+            sink(data, wbuf)
+        };
+        let mut pos = resp.head_len;
+        match resp.body {
+            BodyFraming::None => Ok(true),
+            BodyFraming::Length(n) => {
+                let mut left = n;
+                loop {
+                    let take = ((self.ubuf.len() - pos) as u64).min(left) as usize;
+                    feed(&self.ubuf[pos..pos + take], self.wbuf).map_err(untranslatable)?;
+                    left -= take as u64;
+                    if left == 0 {
+                        return Ok(pos + take == self.ubuf.len());
+                    }
+                    if flush_each && !self.wbuf.is_empty() {
+                        self.flush().await?;
+                    }
+                    self.ubuf.clear();
+                    pos = 0;
+                    if self.read(closed.as_mut()).await? == 0 {
+                        return Err(StreamError::Upstream(GatewayError::UpstreamReset));
+                    }
+                }
+            }
+            BodyFraming::Chunked => {
+                let mut dec = ChunkedDecoder::new(u64::MAX);
+                loop {
+                    loop {
+                        let (used, ev) = dec.step(&self.ubuf[pos..]).map_err(|_| {
+                            StreamError::Upstream(GatewayError::UpstreamBadResponse)
+                        })?;
+                        match ev {
+                            ChunkEvent::Data { start: s, end: e } => {
+                                feed(&self.ubuf[pos + s..pos + e], self.wbuf)
+                                    .map_err(untranslatable)?;
+                                pos += used;
+                            }
+                            ChunkEvent::Partial => {
+                                pos += used;
+                                break;
+                            }
+                            ChunkEvent::Done => return Ok(pos + used == self.ubuf.len()),
+                        }
+                    }
+                    if flush_each && !self.wbuf.is_empty() {
+                        self.flush().await?;
+                    }
+                    self.ubuf.drain(..pos);
+                    pos = 0;
+                    if self.read(closed.as_mut()).await? == 0 {
+                        return Err(StreamError::Upstream(GatewayError::UpstreamReset));
+                    }
+                }
+            }
+            BodyFraming::CloseDelimited => loop {
+                feed(&self.ubuf[pos..], self.wbuf).map_err(untranslatable)?;
+                if flush_each && !self.wbuf.is_empty() {
+                    self.flush().await?;
+                }
+                self.ubuf.clear();
+                pos = 0;
+                if self.read(closed.as_mut()).await? == 0 {
+                    return Ok(false);
+                }
+            },
+        }
+    }
+
     /// Write `wbuf` to the client.
-    async fn flush(&mut self) -> Result<(), StreamError> {
+    pub(super) async fn flush(&mut self) -> Result<(), StreamError> {
         self.req.bytes_out += self.wbuf.len() as u64;
         let r = write_all(self.io, self.wbuf).await;
         self.wbuf.clear();
@@ -625,6 +791,19 @@ impl<S: AsyncWriteRent> Streamer<'_, S> {
                 }
                 return Ok(());
             }
+        }
+    }
+}
+
+/// Append `s` as one URL path segment (or query value): RFC 3986 unreserved bytes as
+/// they are, everything else percent-encoded.
+pub(super) fn percent_encode_segment(out: &mut Vec<u8>, s: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in s {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b);
+        } else {
+            out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
         }
     }
 }

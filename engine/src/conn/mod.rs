@@ -13,6 +13,7 @@
 mod demo;
 mod forward;
 mod response;
+mod translate;
 mod watch;
 
 use std::net::SocketAddr;
@@ -112,6 +113,7 @@ pub(crate) async fn serve<S: AsyncReadRent + AsyncWriteRent>(
         rbuf: w.take_buf(),
         wbuf: w.take_buf(),
         decoded: Vec::new(),
+        tbody: Vec::new(),
         headers: Box::new(EMPTY_HEADERS),
         uheaders: None,
         watch: None,
@@ -133,6 +135,8 @@ struct Conn<'w> {
     wbuf: Vec<u8>,
     /// A chunked request body, decoded.
     decoded: Vec<u8>,
+    /// A request body translated for a provider that is not OpenAI-shaped.
+    tbody: Vec<u8>,
     /// Parsed request headers; boxed (2 KiB) so that the connection's future stays
     /// small, allocated once per connection.
     headers: Box<Headers>,
@@ -152,6 +156,8 @@ enum Body {
     InBuf(usize, usize),
     /// In `decoded`.
     Decoded,
+    /// In `tbody` (translated for the provider).
+    Translated,
 }
 
 impl Conn<'_> {
@@ -433,6 +439,7 @@ impl Conn<'_> {
         match b {
             Body::InBuf(s, e) => &self.rbuf[s..e],
             Body::Decoded => &self.decoded,
+            Body::Translated => &self.tbody,
         }
     }
 
@@ -492,11 +499,61 @@ impl Conn<'_> {
         let next = match resolved.provider.upstream {
             None => demo::respond(self, io, endpoint, body_at, resolved.upstream_name, req).await,
             Some(_) => {
+                let mut body_at = body_at;
+                let provider = resolved.provider;
+                let translation = if !provider.opts.drop_params.is_empty()
+                    || !provider.opts.rename_params.is_empty()
+                {
+                    let mut tbody = std::mem::take(&mut self.tbody);
+                    let r = translate::rewrite_params(
+                        provider,
+                        resolved.upstream_name,
+                        self.body(body_at),
+                        &mut tbody,
+                    );
+                    self.tbody = tbody;
+                    if let Err((e, detail)) = r {
+                        let next = self
+                            .respond_error(io, e, detail.as_deref().map(str::as_bytes), req)
+                            .await;
+                        self.name = name;
+                        return next;
+                    }
+                    body_at = Body::Translated;
+                    None
+                } else if provider.kind.openai_shaped() {
+                    None
+                } else {
+                    let mut tbody = std::mem::take(&mut self.tbody);
+                    let tr = translate::request(
+                        resolved.provider,
+                        &resolved,
+                        endpoint,
+                        self.body(body_at),
+                        &mut tbody,
+                    );
+                    self.tbody = tbody;
+                    match tr {
+                        Ok(tr) => {
+                            body_at = Body::Translated;
+                            Some(tr)
+                        }
+                        Err((e, detail)) => {
+                            let next = self
+                                .respond_error(io, e, detail.as_deref().map(str::as_bytes), req)
+                                .await;
+                            self.name = name;
+                            return next;
+                        }
+                    }
+                };
                 let name_changed = resolved.upstream_name != &name[..];
                 let target = forward::Target {
                     resolved,
                     endpoint,
-                    model_span: name_changed.then_some(model),
+                    model_span: (name_changed && !matches!(body_at, Body::Translated))
+                        .then_some(model),
+                    translation,
                 };
                 match forward::forward(self, io, head, body_at, target, req).await {
                     forward::Outcome::Done(next) => next,

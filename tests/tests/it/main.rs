@@ -10,6 +10,7 @@ mod edge;
 mod errors;
 mod keepalive;
 mod limits;
+mod providers;
 mod roundtrip;
 mod shutdown;
 mod tls;

@@ -1,0 +1,388 @@
+//! Providers that do not speak OpenAI's wire format: the request is parsed into the hub
+//! shape (`proto::chat::ChatRequest`), written in the provider's format, and the answer
+//! is translated back — frame by frame for streams, whole for JSON bodies and errors.
+//!
+//! OpenAI-shaped providers (`openai`, `openai-compatible`, `azure-openai`) never come
+//! here: their bodies are forwarded with at most `model` spliced, and their answers are
+//! relayed byte for byte.
+//!
+//! The per-provider pieces are in `proto` (request, response, stream and error
+//! translators); this module only chooses among them and frames the HTTP around them.
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::SystemTime;
+
+use monoio::io::AsyncWriteRent;
+use proto::chat::{ChatRequest, ErrorKind, StreamTranslator, TranslateError};
+use proto::http1::{
+    write_chunk, write_header, write_status_line, HeaderSpan, Headers, ResponseHead, LAST_CHUNK,
+};
+
+use super::forward::{percent_encode_segment, StreamError, Streamer};
+use super::{response, write_u64, Endpoint};
+use crate::config::{Provider, ProviderKind, Resolved, Upstream};
+use crate::error::GatewayError;
+
+/// Largest non-streaming upstream body read whole for translation.
+pub(super) const TRANSLATED_BODY_BYTES_MAX: u64 = 64 * 1024 * 1024;
+
+/// Largest upstream error body read for translation (the rest is not needed).
+pub(super) const ERROR_BODY_BYTES_MAX: u64 = 1024 * 1024;
+
+/// What the stream-back phase needs to translate one response.
+// (`include_usage` and `model` are read by the per-provider translators being wired in.)
+#[allow(dead_code)]
+pub(super) struct Translation {
+    pub kind: ProviderKind,
+    pub stream: bool,
+    /// The client asked for the final usage chunk.
+    pub include_usage: bool,
+    /// The client-facing model name, written into translated responses.
+    pub model: Box<str>,
+    /// Request line target (path and query) upstream.
+    path: Vec<u8>,
+    /// Per-request headers (SigV4 for Bedrock).
+    headers: Vec<(&'static str, String)>,
+}
+
+/// A request that cannot be translated: the error and a detail for its message.
+pub(super) type Refusal = (GatewayError, Option<String>);
+
+/// Parse `body` as a chat request and write the provider's body into `out`.
+pub(super) fn request(
+    provider: &Provider,
+    resolved: &Resolved<'_>,
+    endpoint: Endpoint,
+    body: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<Translation, Refusal> {
+    if endpoint != Endpoint::Chat {
+        return Err((
+            GatewayError::UnsupportedEndpoint,
+            Some(format!(
+                "{} providers serve /v1/chat/completions only",
+                provider.kind.as_str()
+            )),
+        ));
+    }
+    let chat: ChatRequest = serde_json::from_slice(body)
+        .map_err(|e| (GatewayError::InvalidChatRequest, Some(e.to_string())))?;
+    let upstream_model = String::from_utf8_lossy(resolved.upstream_name);
+    let client_model = match &chat.model {
+        Cow::Borrowed(m) => Box::<str>::from(*m),
+        Cow::Owned(m) => m.as_str().into(),
+    };
+    out.clear();
+    let mut tr = Translation {
+        kind: provider.kind,
+        stream: chat.is_stream(),
+        include_usage: chat.wants_stream_usage(),
+        model: client_model,
+        path: Vec::with_capacity(96),
+        headers: Vec::new(),
+    };
+    dialect::write_request(provider, &chat, &upstream_model, &mut tr, out).map_err(refusal)?;
+    Ok(tr)
+}
+
+/// For an `openai-compatible` provider with `drop_params` / `rename_params`: the body
+/// with those members removed or renamed, and `model` set to `upstream_model`. Only such
+/// providers pay for the parse; the rest keep the zero-copy splice.
+pub(super) fn rewrite_params(
+    provider: &Provider,
+    upstream_model: &[u8],
+    body: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), Refusal> {
+    let mut obj: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(body)
+        .map_err(|e| (GatewayError::InvalidChatRequest, Some(e.to_string())))?;
+    for name in &provider.opts.drop_params {
+        obj.remove(&**name);
+    }
+    for (from, to) in &provider.opts.rename_params {
+        if let Some(v) = obj.remove(&**from) {
+            obj.insert(to.to_string(), v);
+        }
+    }
+    obj.insert(
+        "model".into(),
+        String::from_utf8_lossy(upstream_model).into_owned().into(),
+    );
+    out.clear();
+    serde_json::to_writer(&mut *out, &obj)
+        .map_err(|e| (GatewayError::InvalidChatRequest, Some(e.to_string())))
+}
+
+fn refusal(e: TranslateError) -> Refusal {
+    match e {
+        TranslateError::Unsupported(param) => {
+            (GatewayError::UnsupportedParameter, Some(param.to_string()))
+        }
+        other => (GatewayError::InvalidChatRequest, Some(other.to_string())),
+    }
+}
+
+impl Translation {
+    /// Append the upstream request head for a body of `body_len` bytes.
+    pub(super) fn write_head(
+        &mut self,
+        provider: &Provider,
+        up: &Upstream,
+        body: &[u8],
+        wbuf: &mut Vec<u8>,
+        now: SystemTime,
+    ) {
+        if self.kind == ProviderKind::Bedrock {
+            dialect::sign(provider, up, self, body, now);
+        }
+        wbuf.extend_from_slice(b"POST ");
+        wbuf.extend_from_slice(up.path_prefix.as_bytes());
+        wbuf.extend_from_slice(&self.path);
+        wbuf.extend_from_slice(b" HTTP/1.1\r\n");
+        write_header(wbuf, b"host", up.host_header.as_bytes());
+        for (name, value) in &provider.headers {
+            write_header(wbuf, name.as_bytes(), value.0.as_bytes());
+        }
+        for (name, value) in &self.headers {
+            write_header(wbuf, name.as_bytes(), value.as_bytes());
+        }
+        write_header(wbuf, b"content-type", b"application/json");
+        if self.stream {
+            write_header(wbuf, b"accept", dialect::stream_accept(self.kind));
+        }
+        wbuf.extend_from_slice(b"content-length: ");
+        write_u64(wbuf, body.len() as u64);
+        wbuf.extend_from_slice(b"\r\n\r\n");
+    }
+
+    /// The translator for a streamed 2xx answer. `id` names the stream's chunks.
+    pub(super) fn stream_translator(&self, id: &str, created: u64) -> Box<dyn StreamTranslator> {
+        dialect::stream_translator(self, id, created)
+    }
+
+    /// Translate a whole 2xx body into an OpenAI `chat.completion`.
+    pub(super) fn response(
+        &self,
+        body: &[u8],
+        id: &str,
+        created: u64,
+        out: &mut Vec<u8>,
+    ) -> Result<(), TranslateError> {
+        dialect::response(self, body, id, created, out)
+    }
+
+    /// Translate an error answer into an OpenAI error body; the status is kept.
+    pub(super) fn error(&self, status: u16, body: &[u8], out: &mut Vec<u8>) -> ErrorKind {
+        dialect::error(self, status, body, out)
+    }
+}
+
+impl<S: AsyncWriteRent> Streamer<'_, S> {
+    /// The stream-back phase for a translated provider: a 2xx stream is translated frame
+    /// by frame as it arrives; anything else (a JSON answer, an error) is read whole,
+    /// translated, and sent with a Content-Length. Ok(reusable).
+    pub(super) async fn translated(
+        &mut self,
+        tr: &Translation,
+        resp: &ResponseHead,
+        uheaders: &Headers,
+        client_chunked: bool,
+        mut closed: Pin<&mut impl Future<Output = ()>>,
+    ) -> Result<bool, StreamError> {
+        let ok = (200..300).contains(&resp.status);
+        let id = format!(
+            "chatcmpl-{}",
+            std::str::from_utf8(&response::hex_id(self.req.id)).unwrap_or("0")
+        );
+        let created = unix_now();
+        self.wbuf.clear();
+        if ok && tr.stream {
+            write_status_line(self.wbuf, 200);
+            write_header(self.wbuf, b"content-type", b"text/event-stream");
+            write_header(self.wbuf, b"cache-control", b"no-cache");
+            self.common_headers(&uheaders[..resp.header_count]);
+            if client_chunked {
+                write_header(self.wbuf, b"transfer-encoding", b"chunked");
+            }
+            response::write_connection(self.wbuf, self.req);
+            self.wbuf.extend_from_slice(b"\r\n");
+            self.req.status = 200;
+            self.flush().await?;
+            let mut t = tr.stream_translator(&id, created);
+            let mut frame = Vec::with_capacity(1024);
+            let mut sink = |data: &[u8], wbuf: &mut Vec<u8>| {
+                frame.clear();
+                t.feed(data, &mut frame)?;
+                put(wbuf, &frame, client_chunked);
+                Ok(())
+            };
+            let reusable = self
+                .pump(resp, u64::MAX, true, closed.as_mut(), &mut sink)
+                .await?;
+            frame.clear();
+            let finished = t.finish(&mut frame);
+            put(self.wbuf, &frame, client_chunked);
+            match finished {
+                Ok(()) => {
+                    if client_chunked {
+                        self.wbuf.extend_from_slice(LAST_CHUNK);
+                    }
+                    self.flush().await?;
+                    Ok(reusable)
+                }
+                Err(e) => {
+                    // What was translated goes out; the caller ends the stream with an
+                    // error event.
+                    self.flush().await?;
+                    Err(StreamError::Upstream(match e {
+                        TranslateError::Truncated => GatewayError::UpstreamReset,
+                        _ => GatewayError::UpstreamUntranslatable,
+                    }))
+                }
+            }
+        } else {
+            let limit = if ok {
+                TRANSLATED_BODY_BYTES_MAX
+            } else {
+                ERROR_BODY_BYTES_MAX
+            };
+            let mut body = Vec::new();
+            let mut sink = |data: &[u8], _: &mut Vec<u8>| {
+                body.extend_from_slice(data);
+                Ok(())
+            };
+            let reusable = self
+                .pump(resp, limit, false, closed.as_mut(), &mut sink)
+                .await?;
+            let mut out = Vec::with_capacity(body.len() + 256);
+            let status = if ok {
+                tr.response(&body, &id, created, &mut out)
+                    .map_err(|_| StreamError::Upstream(GatewayError::UpstreamUntranslatable))?;
+                200
+            } else {
+                tr.error(resp.status, &body, &mut out);
+                resp.status
+            };
+            write_status_line(self.wbuf, status);
+            write_header(self.wbuf, b"content-type", b"application/json");
+            self.common_headers(&uheaders[..resp.header_count]);
+            self.wbuf.extend_from_slice(b"content-length: ");
+            write_u64(self.wbuf, out.len() as u64);
+            self.wbuf.extend_from_slice(b"\r\n");
+            response::write_connection(self.wbuf, self.req);
+            self.wbuf.extend_from_slice(b"\r\n");
+            self.wbuf.extend_from_slice(&out);
+            self.req.status = status;
+            self.flush().await?;
+            Ok(reusable)
+        }
+    }
+
+    /// Headers every translated answer carries: the request id, and the upstream's
+    /// `retry-after` and request ids (what a client needs to back off and to report).
+    fn common_headers(&mut self, uheaders: &[HeaderSpan]) {
+        write_header(
+            self.wbuf,
+            b"x-sluice-request-id",
+            &response::hex_id(self.req.id),
+        );
+        for h in uheaders {
+            let name = h.name.of(self.ubuf);
+            if name.eq_ignore_ascii_case(b"retry-after")
+                || name.eq_ignore_ascii_case(b"request-id")
+                || name.eq_ignore_ascii_case(b"x-request-id")
+                || name.eq_ignore_ascii_case(b"x-amzn-requestid")
+            {
+                write_header(self.wbuf, name, h.value.of(self.ubuf));
+            }
+        }
+    }
+}
+
+/// Append translated client bytes, as one chunk when the client reads chunked.
+fn put(wbuf: &mut Vec<u8>, frame: &[u8], client_chunked: bool) {
+    if frame.is_empty() {
+        return;
+    }
+    if client_chunked {
+        write_chunk(wbuf, frame);
+    } else {
+        wbuf.extend_from_slice(frame);
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The provider-specific calls, one arm per kind.
+mod dialect {
+    use std::time::SystemTime;
+
+    use proto::chat::{ChatRequest, ErrorKind, StreamTranslator, TranslateError};
+
+    use super::{percent_encode_segment, Translation};
+    use crate::config::{Provider, ProviderKind, Upstream};
+
+    pub(super) fn write_request(
+        provider: &Provider,
+        chat: &ChatRequest<'_>,
+        model: &str,
+        tr: &mut Translation,
+        out: &mut Vec<u8>,
+    ) -> Result<(), TranslateError> {
+        let _ = (provider, chat, model, out, percent_encode_segment, tr);
+        Err(TranslateError::Unsupported("provider kind"))
+    }
+
+    pub(super) fn stream_accept(kind: ProviderKind) -> &'static [u8] {
+        match kind {
+            ProviderKind::Bedrock => b"application/vnd.amazon.eventstream",
+            _ => b"text/event-stream",
+        }
+    }
+
+    pub(super) fn sign(
+        provider: &Provider,
+        up: &Upstream,
+        tr: &mut Translation,
+        body: &[u8],
+        now: SystemTime,
+    ) {
+        let _ = (provider, up, tr, body, now);
+    }
+
+    pub(super) fn stream_translator(
+        tr: &Translation,
+        id: &str,
+        created: u64,
+    ) -> Box<dyn StreamTranslator> {
+        let _ = (tr, id, created);
+        unreachable!("no translated provider kinds are wired yet")
+    }
+
+    pub(super) fn response(
+        tr: &Translation,
+        body: &[u8],
+        id: &str,
+        created: u64,
+        out: &mut Vec<u8>,
+    ) -> Result<(), TranslateError> {
+        let _ = (tr, body, id, created, out);
+        Err(TranslateError::BadJson("a provider response"))
+    }
+
+    pub(super) fn error(
+        tr: &Translation,
+        status: u16,
+        body: &[u8],
+        out: &mut Vec<u8>,
+    ) -> ErrorKind {
+        let _ = (tr, status, body, out);
+        ErrorKind::Server
+    }
+}

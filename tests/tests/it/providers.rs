@@ -1,0 +1,102 @@
+//! Provider kinds: how each one's requests look on the wire, and their answers
+//! translated back to the OpenAI shape.
+
+use super::*;
+
+fn recorded_head(m: &loadtest::mock::MockHandle, i: usize) -> String {
+    String::from_utf8(m.recorded()[i].0.clone()).unwrap()
+}
+
+fn recorded_body(m: &loadtest::mock::MockHandle, i: usize) -> serde_json::Value {
+    serde_json::from_slice(&m.recorded()[i].1).unwrap()
+}
+
+/// A config with one provider table (`provider` is its body after `name`) and one
+/// model `m` mapped to `upstream_model`.
+fn one_provider(provider: &str, upstream_model: &str) -> String {
+    format!(
+        r#"
+[log]
+access_log = "off"
+
+[auth]
+keys = ["{CLIENT_KEY}"]
+
+[[providers]]
+name = "p"
+{provider}
+timeouts = {{ first_byte_timeout_ms = 3000, connect_timeout_ms = 1000 }}
+
+[[models]]
+name = "m"
+provider = "p"
+model = "{upstream_model}"
+"#
+    )
+}
+
+both_drivers!(
+    #[ignore = "until the mock serves Azure deployment URLs"]
+    fn azure_addresses_the_deployment_with_api_version_and_api_key(d) {
+        let m = recording_mock(d);
+        let toml = one_provider(
+            &format!(
+                "kind = \"azure-openai\"\nbase_url = \"http://{}\"\napi_key = \"{PROVIDER_KEY}\"\napi_version = \"2024-10-21\"",
+                m.addr
+            ),
+            "my dep",
+        );
+        let gw = Gateway::start(&toml, d);
+        for stream in [false, true] {
+            let r = gw.client().request(&post("/v1/chat/completions", &chat_body("m", stream), ""));
+            assert_eq!(r.status, 200, "{}", r.text());
+            if stream {
+                assert_eq!(sse_data(&r.body).last().map(String::as_str), Some("[DONE]"));
+            } else {
+                let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+                assert_eq!(v["object"], "chat.completion");
+            }
+        }
+        let r = gw.client().request(&post("/v1/embeddings", r#"{"model":"m","input":"hi"}"#, ""));
+        assert_eq!(r.status, 200, "{}", r.text());
+        let heads: Vec<String> = (0..3).map(|i| recorded_head(&m, i)).collect();
+        for (h, path) in heads.iter().zip(["chat/completions", "chat/completions", "embeddings"]) {
+            let line = format!("POST /openai/deployments/my%20dep/{path}?api-version=2024-10-21 HTTP/1.1\r\n");
+            assert!(h.starts_with(&line), "{h}");
+            assert!(h.contains(&format!("api-key: {PROVIDER_KEY}\r\n")), "{h}");
+            assert!(!h.to_ascii_lowercase().contains("authorization:"), "{h}");
+        }
+    }
+);
+
+both_drivers!(
+    fn openai_compatible_drops_and_renames_configured_parameters(d) {
+        let m = recording_mock(d);
+        let toml = config(
+            m.addr,
+            "drop_params = [\"logprobs\", \"parallel_tool_calls\"]\nrename_params = { max_completion_tokens = \"max_tokens\" }",
+            "",
+        );
+        let gw = Gateway::start(&toml, d);
+        let body = format!(
+            r#"{{"model":"{MODEL}","messages":[{{"role":"user","content":"hi \u00e9"}}],"logprobs":true,"max_completion_tokens":7,"temperature":0.5}}"#
+        );
+        let r = gw.client().request(&post("/v1/chat/completions", &body, ""));
+        assert_eq!(r.status, 200, "{}", r.text());
+        let seen = recorded_body(&m, 0);
+        assert_eq!(
+            seen,
+            serde_json::json!({
+                "model": UPSTREAM_MODEL,
+                "messages": [{"role": "user", "content": "hi é"}],
+                "max_tokens": 7,
+                "temperature": 0.5
+            })
+        );
+        // A body that is not JSON is still refused before it goes anywhere.
+        let r = gw.client().request(&post("/v1/chat/completions", "{\"model\":", ""));
+        assert_eq!(r.status, 400);
+        assert_openai_error(&r.body);
+        assert_eq!(m.recorded().len(), 1);
+    }
+);
