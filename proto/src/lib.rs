@@ -6,7 +6,7 @@
 //! a small `Copy` error that says exactly what was wrong.
 //!
 //! - [`aws`]: the AWS pieces of the Bedrock provider: the event-stream binary framing
-//!   (incremental decoder, encoder).
+//!   (incremental decoder, encoder) and Signature Version 4 request signing.
 //! - [`http1`]: HTTP/1.1 request and response heads parsed into caller-owned header
 //!   arrays (kept as byte spans), body framing (Content-Length, chunked) with the
 //!   request-smuggling rejections, a chunked decoder and encoder, head writers.

@@ -1,7 +1,7 @@
 //! A naive event-stream decoder: the whole stream at once, into owned values, with its
 //! own bitwise CRC-32 (not `crc32fast`), transcribing the format and the check order of
-//! [`super`] as directly as possible, so that property tests and fuzz targets can hold
-//! [`super::Decoder`] to it.
+//! [`crate::aws::eventstream`] as directly as possible, so that property tests and fuzz targets can hold
+//! [`crate::aws::eventstream::Decoder`] to it.
 
 use super::{EventStreamError, HeaderValue, Limits, Message};
 
