@@ -5,6 +5,8 @@
 //! the bytes it has been given and answers `Complete`, `Partial` (give me more bytes), or
 //! a small `Copy` error that says exactly what was wrong.
 //!
+//! - [`aws`]: the AWS pieces of the Bedrock provider: the event-stream binary framing
+//!   (incremental decoder, encoder) and Signature Version 4 request signing.
 //! - [`http1`]: HTTP/1.1 request and response heads parsed into caller-owned header
 //!   arrays (kept as byte spans), body framing (Content-Length, chunked) with the
 //!   request-smuggling rejections, a chunked decoder and encoder, head writers.
@@ -20,6 +22,7 @@
 //! Invariant: every decoder here is bounded by an explicit limit and never allocates
 //! without one.
 
+pub mod aws;
 pub mod chat;
 pub mod http1;
 pub mod json;
