@@ -72,11 +72,19 @@ impl ErrorObject<'_> {
 /// error's own `code` is used). Never fails: a body that is not Gemini's error JSON is
 /// classified by the HTTP status and quoted (up to [`RAW_MESSAGE_BYTES_MAX`] bytes).
 pub fn parse_error(http_status: u16, body: &[u8]) -> StreamError {
-    if let Ok(e) = serde_json::from_slice::<Envelope>(body) {
-        return e.error.into_error(http_status);
-    }
-    if let Ok([e]) = serde_json::from_slice::<[Envelope; 1]>(body) {
-        return e.error.into_error(http_status);
+    // Checked by the first byte: serde would also read a struct from an array.
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => {
+            if let Ok(e) = serde_json::from_slice::<Envelope>(body) {
+                return e.error.into_error(http_status);
+            }
+        }
+        Some(b'[') => {
+            if let Ok([e]) = serde_json::from_slice::<[Envelope; 1]>(body) {
+                return e.error.into_error(http_status);
+            }
+        }
+        _ => {}
     }
     let raw = &body[..body.len().min(RAW_MESSAGE_BYTES_MAX)];
     let message = String::from_utf8_lossy(raw).trim().to_owned();
@@ -103,8 +111,7 @@ fn classify(http_status: u16, status: &str, message: &str, details: &str) -> Err
         "INVALID_ARGUMENT" | "FAILED_PRECONDITION" | "OUT_OF_RANGE" => {
             if is_context_length(message) {
                 ErrorKind::ContextLength
-            } else if details.contains("API_KEY_INVALID") || message.contains("API key not valid")
-            {
+            } else if details.contains("API_KEY_INVALID") || message.contains("API key not valid") {
                 ErrorKind::Authentication
             } else {
                 ErrorKind::InvalidRequest

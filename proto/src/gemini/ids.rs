@@ -64,7 +64,7 @@ pub fn split(id: &str) -> (&str, Option<String>) {
         '_' => '/',
         c => c,
     }));
-    while sig.len() % 4 != 0 {
+    while sig.len() & 3 != 0 {
         sig.push('=');
     }
     (base, Some(sig))

@@ -236,11 +236,8 @@ fn push_text<'r>(parts: &mut Vec<Part<'r>>, text: &'r str) {
 fn user_parts<'r>(m: &'r Message<'_>, turns: &mut Vec<Turn<'r>>) -> Result<(), TranslateError> {
     match &m.content {
         None => {}
-        Some(Content::Text(t)) => {
-            if !t.is_empty() {
-                push(turns, "user", Part::Text { text: t });
-            }
-        }
+        Some(Content::Text(t)) if !t.is_empty() => push(turns, "user", Part::Text { text: t }),
+        Some(Content::Text(_)) => {}
         Some(Content::Parts(parts)) => {
             for p in parts {
                 if let Some(part) = user_part(p)? {
@@ -356,7 +353,9 @@ fn file(raw: Option<&RawValue>) -> Result<Part<'_>, TranslateError> {
     let raw = raw.ok_or(TranslateError::BadJson("file"))?;
     let f: File =
         serde_json::from_str(raw.get()).map_err(|_| TranslateError::BadJson("file {file_data}"))?;
-    let url = f.file_data.ok_or(TranslateError::Unsupported("file.file_id"))?;
+    let url = f
+        .file_data
+        .ok_or(TranslateError::Unsupported("file.file_id"))?;
     let (media, data) = data_url(url).ok_or(TranslateError::Unsupported("file.file_data"))?;
     Ok(Part::Inline {
         inline_data: Blob {
@@ -374,11 +373,8 @@ fn assistant_parts<'r>(
 ) -> Result<(), TranslateError> {
     match &m.content {
         None => {}
-        Some(Content::Text(t)) => {
-            if !t.is_empty() {
-                push(turns, "model", Part::Text { text: t });
-            }
-        }
+        Some(Content::Text(t)) if !t.is_empty() => push(turns, "model", Part::Text { text: t }),
+        Some(Content::Text(_)) => {}
         Some(Content::Parts(parts)) => {
             for p in parts {
                 match (&*p.kind, &p.text) {
@@ -423,7 +419,9 @@ fn arguments(args: &str) -> Result<&RawValue, TranslateError> {
     let raw: &RawValue = serde_json::from_str(args)
         .map_err(|_| TranslateError::BadJson("tool call arguments (a JSON object)"))?;
     if !raw.get().starts_with('{') {
-        return Err(TranslateError::BadJson("tool call arguments (a JSON object)"));
+        return Err(TranslateError::BadJson(
+            "tool call arguments (a JSON object)",
+        ));
     }
     Ok(raw)
 }
@@ -434,7 +432,11 @@ fn tool_result<'r>(
 ) -> Result<Part<'r>, TranslateError> {
     let by_id = m.tool_call_id.as_deref().and_then(|id| {
         let (base, _) = ids::split(id);
-        calls.iter().rev().find(|(c, _)| *c == base).map(|&(_, n)| n)
+        calls
+            .iter()
+            .rev()
+            .find(|(c, _)| *c == base)
+            .map(|&(_, n)| n)
     });
     let name = by_id
         .or(m.name.as_deref())

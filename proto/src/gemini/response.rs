@@ -50,6 +50,17 @@ pub(crate) struct GenerateContentResponse<'a> {
     pub error: Option<&'a RawValue>,
 }
 
+impl<'a> GenerateContentResponse<'a> {
+    /// Parse one response object. Only an object: serde would also read this struct
+    /// from a JSON array.
+    pub fn parse(body: &'a [u8]) -> Option<Self> {
+        if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return None;
+        }
+        serde_json::from_slice(body).ok()
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Candidate<'a> {
@@ -150,10 +161,15 @@ pub(crate) fn usage(u: &UsageMetadata) -> Usage {
 pub fn finish_reason(gemini: &str, has_calls: bool) -> FinishReason {
     match gemini {
         "MAX_TOKENS" => FinishReason::Length,
-        "SAFETY" | "RECITATION" | "BLOCKLIST" | "PROHIBITED_CONTENT" | "SPII" | "LANGUAGE"
-        | "IMAGE_SAFETY" | "IMAGE_PROHIBITED_CONTENT" | "IMAGE_RECITATION" => {
-            FinishReason::ContentFilter
-        }
+        "SAFETY"
+        | "RECITATION"
+        | "BLOCKLIST"
+        | "PROHIBITED_CONTENT"
+        | "SPII"
+        | "LANGUAGE"
+        | "IMAGE_SAFETY"
+        | "IMAGE_PROHIBITED_CONTENT"
+        | "IMAGE_RECITATION" => FinishReason::ContentFilter,
         _ if has_calls => FinishReason::ToolCalls,
         _ => FinishReason::Stop,
     }
@@ -164,8 +180,8 @@ pub fn parse_response<'a>(
     body: &'a [u8],
     meta: &ResponseMeta<'_>,
 ) -> Result<(ChatResponse<'a>, Usage), TranslateError> {
-    let resp: GenerateContentResponse<'a> = serde_json::from_slice(body)
-        .map_err(|_| TranslateError::BadJson("a Gemini GenerateContentResponse"))?;
+    let resp = GenerateContentResponse::parse(body)
+        .ok_or(TranslateError::BadJson("a Gemini GenerateContentResponse"))?;
     let usage = resp.usage_metadata.as_ref().map(usage).unwrap_or_default();
     let mut calls = 0u32;
     let mut choices = Vec::with_capacity(resp.candidates.len().max(1));
@@ -175,7 +191,9 @@ pub fn parse_response<'a>(
     if choices.is_empty() {
         // No candidate: the prompt was blocked (promptFeedback.blockReason), or Gemini
         // produced nothing. Either way the client gets one empty choice.
-        let blocked = resp.prompt_feedback.is_some_and(|f| f.block_reason.is_some());
+        let blocked = resp
+            .prompt_feedback
+            .is_some_and(|f| f.block_reason.is_some());
         choices.push(Choice {
             index: 0,
             message: ResponseMessage {

@@ -273,19 +273,27 @@ impl Serialize for Sanitized<'_> {
                         }
                     }
                 }
-                "items" => {
-                    if v.is_object() {
-                        out.serialize_entry("items", &self.child(v))?;
-                    }
-                }
+                "items" if v.is_object() => out.serialize_entry("items", &self.child(v))?,
                 "anyOf" => {
                     if let Value::Array(list) = v {
-                        out.serialize_entry("anyOf", &Schemas { parent: *self, list })?;
+                        out.serialize_entry(
+                            "anyOf",
+                            &Schemas {
+                                parent: *self,
+                                list,
+                            },
+                        )?;
                     }
                 }
                 "oneOf" if !has_any_of => {
                     if let Value::Array(list) = v {
-                        out.serialize_entry("anyOf", &Schemas { parent: *self, list })?;
+                        out.serialize_entry(
+                            "anyOf",
+                            &Schemas {
+                                parent: *self,
+                                list,
+                            },
+                        )?;
                     }
                 }
                 "nullable" => nullable |= v.as_bool() == Some(true),

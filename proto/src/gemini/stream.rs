@@ -143,8 +143,8 @@ impl State {
         if data == b"[DONE]" {
             return Ok(());
         }
-        let resp: GenerateContentResponse = serde_json::from_slice(data)
-            .map_err(|_| TranslateError::BadJson("a Gemini stream frame"))?;
+        let resp = GenerateContentResponse::parse(data)
+            .ok_or(TranslateError::BadJson("a Gemini stream frame"))?;
         if resp.error.is_some() {
             let e = serde_json::from_slice::<ErrorFrame>(data)
                 .map_err(|_| TranslateError::BadJson("a Gemini error frame"))?;
@@ -185,7 +185,10 @@ impl State {
                 self.end(out, finish_reason(r, self.calls > 0));
             }
         }
-        if self.finish.is_none() && resp.prompt_feedback.is_some_and(|f| f.block_reason.is_some())
+        if self.finish.is_none()
+            && resp
+                .prompt_feedback
+                .is_some_and(|f| f.block_reason.is_some())
         {
             self.end(out, FinishReason::ContentFilter);
         }
