@@ -3,8 +3,10 @@
 
 mod embed;
 mod error;
+mod ids;
 mod request;
 mod response;
+mod roundtrip;
 mod schema;
 mod stream;
 
