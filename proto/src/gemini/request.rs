@@ -10,7 +10,7 @@
 //! | `input_audio` | `inlineData` `audio/<format>` | |
 //! | `file` with `file_data` data URL | `inlineData` | `file_id` is refused (OpenAI's file store means nothing to Gemini) |
 //! | assistant `tool_calls` | `functionCall{name,args}` parts | `arguments` must be a JSON object (or empty, read as `{}`), else [`TranslateError::BadJson`]; written byte-for-byte, never re-serialized; a thought signature carried in the id (see [`super::ids`]) goes back as the part's `thoughtSignature` |
-//! | `tool` message | `functionResponse{name,response}` in a `user` turn | `name` from the earlier call with that id (the latest one, if ids repeat), else the message's `name`, else refused; `response` is the result when it is a JSON object, else `{"content": <text>}` |
+//! | `tool` message | `functionResponse{name,response}` in a `user` turn | `name` from the earlier call with that id (the latest one, if ids repeat), else the message's `name`, else refused; `response` is the result when it is a JSON object, else `{"content": <text>}`; consecutive results (a parallel step) share one turn, and a user message right after them joins it too |
 //! | `tools` | `tools[{functionDeclarations}]` | `parameters` narrowed by [`super::schema`]; an object schema without properties is left out; with [`SchemaMode::JsonSchema`] sent untouched as `parametersJsonSchema` |
 //! | `tool_choice` | `toolConfig.functionCallingConfig` | `auto`→`AUTO`, `none`→`NONE`, `required`→`ANY`, a named function→`ANY` + `allowedFunctionNames` |
 //! | `max_completion_tokens` / `max_tokens` | `maxOutputTokens` | |

@@ -10,7 +10,7 @@
 //! | `thoughtSignature` on a text part | — | dropped (Gemini validates only function call signatures) |
 //! | `finishReason` | `finish_reason` | see [`finish_reason`] |
 //! | `promptFeedback.blockReason` with no candidates | one choice, `content: ""`, `content_filter` | |
-//! | `usageMetadata` | `usage` | see [`usage`] |
+//! | `usageMetadata` | `usage` | see the normalization rules on `usage` in this file |
 //! | `modelVersion`, `responseId`, `safetyRatings`, `citationMetadata`, `groundingMetadata`, `avgLogprobs` | — | dropped; `id`, `model`, `created` come from the caller |
 
 use std::borrow::Cow;

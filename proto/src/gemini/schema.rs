@@ -45,7 +45,7 @@ use serde_json::{Map, Value};
 /// The members of Gemini's `Schema` object (Gemini API v1beta reference) that are copied
 /// through. `type`, `enum`, `format`, `properties`, `items`, `anyOf` and `nullable` are
 /// kept too, but rewritten (see the module docs).
-const KEPT: &[&str] = &[
+pub const KEPT: &[&str] = &[
     "title",
     "description",
     "maxItems",
