@@ -16,6 +16,8 @@
 //! - [`chat`]: the OpenAI chat-completions shape as the hub of every provider translation:
 //!   request and response types, the stream chunk writer, normalized [`chat::Usage`], and
 //!   the [`chat::StreamTranslator`] trait.
+//! - [`gemini`]: Google Gemini `generateContent` / `streamGenerateContent` (SSE) and
+//!   `batchEmbedContents`, translated to and from the OpenAI chat and embeddings shapes.
 //! - [`openai`]: OpenAI wire shapes the gateway and the mock upstream both need: the
 //!   error body, and deterministic synthetic responses (demo provider, mock upstream).
 //!
@@ -24,6 +26,7 @@
 
 pub mod aws;
 pub mod chat;
+pub mod gemini;
 pub mod http1;
 pub mod json;
 pub mod openai;
