@@ -409,8 +409,13 @@ fn compile_options(
     let mut opts = ProviderOptions {
         api_version: "2024-10-21".into(),
         max_tokens_default: 4096,
+        stream_usage: kind.openai_shaped(),
         ..ProviderOptions::default()
     };
+    if let Some(v) = &p.stream_usage {
+        only("providers.stream_usage", kind.openai_shaped(), v.span())?;
+        opts.stream_usage = *v.get_ref();
+    }
     if let Some(v) = &p.api_version {
         only(
             "providers.api_version",

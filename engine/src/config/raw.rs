@@ -118,6 +118,10 @@ pub struct RawProvider {
     /// `openai-compatible`: request members renamed before forwarding (`from = "to"`).
     #[serde(default)]
     pub rename_params: BTreeMap<String, Spanned<String>>,
+    /// OpenAI-shaped kinds: ask for usage in every stream (`stream_options.include_usage`)
+    /// and strip that chunk when the client did not ask (default true; turn off for a
+    /// server that rejects the parameter).
+    pub stream_usage: Option<Spanned<bool>>,
     /// `bedrock`: the AWS region (else `AWS_REGION` / `AWS_DEFAULT_REGION`).
     pub region: Option<Spanned<String>>,
     /// `bedrock`: credentials as secret references (else the standard `AWS_ACCESS_KEY_ID`,

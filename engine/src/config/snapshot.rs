@@ -133,6 +133,9 @@ pub struct ProviderOptions {
     pub drop_params: Vec<Box<str>>,
     /// `openai-compatible`: members renamed in the request body, `(from, to)`.
     pub rename_params: Vec<(Box<str>, Box<str>)>,
+    /// OpenAI-shaped kinds: ask for stream usage upstream and strip it for clients that
+    /// did not ask.
+    pub stream_usage: bool,
     /// `bedrock`: region and credentials.
     pub aws: Option<AwsCredentials>,
 }

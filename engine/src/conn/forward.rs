@@ -21,6 +21,7 @@ use proto::http1::{
 };
 use proto::json;
 
+use super::stream_usage;
 use super::translate::Translation;
 use super::{response, write_u64, Body, Conn, Endpoint, Next, Req};
 use crate::config::{ProviderKind, Resolved};
@@ -96,6 +97,9 @@ pub(super) struct Target<'a> {
     /// For providers that are not OpenAI-shaped: how the request was translated (the
     /// body is then [`Body::Translated`]) and how to translate the answer.
     pub translation: Option<Translation>,
+    /// An OpenAI-shaped stream whose client did not ask for usage: ask for it upstream
+    /// (so every stream can be counted) and strip the usage chunk on the way back.
+    pub inject_usage: bool,
 }
 
 /// How a forward ended, for the caller to answer.
@@ -351,7 +355,15 @@ pub(super) async fn forward<S: AsyncReadRent + AsyncWriteRent>(
         req.keep_alive = false;
     }
     if t.translation.is_none() {
-        write_response_head(wbuf, &ubuf, uheaders, &resp, req, client_chunked);
+        let mut head = resp;
+        if t.inject_usage && is_sse && matches!(head.body, BodyFraming::Length(_)) {
+            // Stripping a chunk changes the length: re-frame.
+            head.body = BodyFraming::Chunked;
+            if !client_chunked {
+                req.keep_alive = false;
+            }
+        }
+        write_response_head(wbuf, &ubuf, uheaders, &head, req, client_chunked);
     }
     let mut s = Streamer {
         io,
@@ -365,6 +377,10 @@ pub(super) async fn forward<S: AsyncReadRent + AsyncWriteRent>(
     let ended = match t.translation.as_ref() {
         Some(tr) => {
             s.translated(tr, &resp, uheaders, client_chunked, closed.as_mut())
+                .await
+        }
+        None if t.inject_usage && is_sse && (200..300).contains(&resp.status) => {
+            s.relay_without_usage(&resp, client_chunked, closed.as_mut())
                 .await
         }
         None => s.relay(&resp, client_chunked, closed.as_mut()).await,
@@ -460,23 +476,41 @@ fn write_openai_request(
             write_header(wbuf, name, h.value.of(rbuf));
         }
     }
+    let inject: &[u8] = if t.inject_usage {
+        stream_usage::INCLUDE_USAGE
+    } else {
+        b""
+    };
     match t.model_span {
-        Some(span) => {
+        span if span.is_some() || !inject.is_empty() => {
+            // The body is rewritten into the head's buffer: `model` spliced, and the
+            // usage request added before the object's closing brace.
             let name = &mut *scratch;
             name.clear();
-            json::write_string(name, t.resolved.upstream_name);
+            let (s, e) = match span {
+                Some(span) => {
+                    json::write_string(name, t.resolved.upstream_name);
+                    (span.start, span.end)
+                }
+                None => (0, 0),
+            };
+            // INVARIANT: the body was validated as a JSON object, so it ends with `}`
+            // (and whitespace).
+            let close = body.iter().rposition(|&b| b == b'}').unwrap_or(body.len());
             wbuf.extend_from_slice(b"content-length: ");
             write_u64(
                 wbuf,
-                (body.len() - (span.end - span.start) + name.len()) as u64,
+                (body.len() - (e - s) + name.len() + inject.len()) as u64,
             );
             wbuf.extend_from_slice(b"\r\n\r\n");
-            wbuf.extend_from_slice(&body[..span.start]);
+            wbuf.extend_from_slice(&body[..s]);
             wbuf.extend_from_slice(name);
-            wbuf.extend_from_slice(&body[span.end..]);
+            wbuf.extend_from_slice(&body[e..close]);
+            wbuf.extend_from_slice(inject);
+            wbuf.extend_from_slice(&body[close..]);
             false
         }
-        None => {
+        _ => {
             wbuf.extend_from_slice(b"content-length: ");
             write_u64(wbuf, body.len() as u64);
             wbuf.extend_from_slice(b"\r\n\r\n");

@@ -13,6 +13,7 @@
 mod demo;
 mod forward;
 mod response;
+mod stream_usage;
 mod translate;
 mod watch;
 
@@ -56,6 +57,9 @@ pub(crate) struct Req {
     pub upstream_reused: Option<bool>,
     pub error: Option<&'static str>,
     pub client_aborted: bool,
+    /// Tokens the provider reported, when the response carried them where the gateway
+    /// reads them (translated responses, and OpenAI-shaped streams).
+    pub usage: Option<proto::chat::Usage>,
 }
 
 /// What the connection does after a request.
@@ -184,6 +188,7 @@ impl Conn<'_> {
             upstream_reused: None,
             error: None,
             client_aborted: false,
+            usage: None,
         };
         let next = self.dispatch(io, &head, endpoint, &mut req).await;
         self.finish(&req);
@@ -270,6 +275,7 @@ impl Conn<'_> {
             upstream_reused: None,
             error: None,
             client_aborted: false,
+            usage: None,
         }
     }
 
@@ -454,8 +460,12 @@ impl Conn<'_> {
         req: &mut Req,
     ) -> Next {
         let w = self.w;
-        let mut found = [None; 2];
-        let scanned = json::scan_object(self.body(body_at), &[b"model", b"stream"], &mut found);
+        let mut found = [None; 3];
+        let scanned = json::scan_object(
+            self.body(body_at),
+            &[b"model", b"stream", b"stream_options"],
+            &mut found,
+        );
         if let Err(e) = scanned {
             return self
                 .respond_error(io, GatewayError::MalformedJson(e.kind), None, req)
@@ -548,7 +558,13 @@ impl Conn<'_> {
                     }
                 };
                 let name_changed = resolved.upstream_name != &name[..];
+                let inject_usage = endpoint == Endpoint::Chat
+                    && req.stream
+                    && found[2].is_none()
+                    && provider.kind.openai_shaped()
+                    && provider.opts.stream_usage;
                 let target = forward::Target {
+                    inject_usage,
                     resolved,
                     endpoint,
                     model_span: (name_changed && !matches!(body_at, Body::Translated))

@@ -15,12 +15,12 @@ use std::pin::Pin;
 use std::time::SystemTime;
 
 use monoio::io::AsyncWriteRent;
-use proto::chat::{ChatRequest, ErrorKind, StreamTranslator, TranslateError};
+use proto::chat::{ChatRequest, ErrorKind, StreamTranslator, TranslateError, Usage};
 use proto::http1::{
     write_chunk, write_header, write_status_line, HeaderSpan, Headers, ResponseHead, LAST_CHUNK,
 };
 
-use super::forward::{percent_encode_segment, StreamError, Streamer};
+use super::forward::{StreamError, Streamer};
 use super::{response, write_u64, Endpoint};
 use crate::config::{Provider, ProviderKind, Resolved, Upstream};
 use crate::error::GatewayError;
@@ -32,8 +32,6 @@ pub(super) const TRANSLATED_BODY_BYTES_MAX: u64 = 64 * 1024 * 1024;
 pub(super) const ERROR_BODY_BYTES_MAX: u64 = 1024 * 1024;
 
 /// What the stream-back phase needs to translate one response.
-// (`include_usage` and `model` are read by the per-provider translators being wired in.)
-#[allow(dead_code)]
 pub(super) struct Translation {
     pub kind: ProviderKind,
     pub stream: bool,
@@ -162,14 +160,14 @@ impl Translation {
         dialect::stream_translator(self, id, created)
     }
 
-    /// Translate a whole 2xx body into an OpenAI `chat.completion`.
+    /// Translate a whole 2xx body into an OpenAI `chat.completion`; its usage.
     pub(super) fn response(
         &self,
         body: &[u8],
         id: &str,
         created: u64,
         out: &mut Vec<u8>,
-    ) -> Result<(), TranslateError> {
+    ) -> Result<Usage, TranslateError> {
         dialect::response(self, body, id, created, out)
     }
 
@@ -223,6 +221,7 @@ impl<S: AsyncWriteRent> Streamer<'_, S> {
                 .await?;
             frame.clear();
             let finished = t.finish(&mut frame);
+            self.req.usage = Some(t.usage());
             put(self.wbuf, &frame, client_chunked);
             match finished {
                 Ok(()) => {
@@ -258,8 +257,10 @@ impl<S: AsyncWriteRent> Streamer<'_, S> {
                 .await?;
             let mut out = Vec::with_capacity(body.len() + 256);
             let status = if ok {
-                tr.response(&body, &id, created, &mut out)
+                let usage = tr
+                    .response(&body, &id, created, &mut out)
                     .map_err(|_| StreamError::Upstream(GatewayError::UpstreamUntranslatable))?;
+                self.req.usage = Some(usage);
                 200
             } else {
                 tr.error(resp.status, &body, &mut out);
@@ -323,11 +324,13 @@ fn unix_now() -> u64 {
 mod dialect {
     use std::time::SystemTime;
 
-    use proto::chat::{ChatRequest, ErrorKind, StreamTranslator, TranslateError};
+    use proto::chat::{ChatRequest, ErrorKind, StreamTranslator, TranslateError, Usage};
+    use proto::gemini;
 
-    use super::{percent_encode_segment, Translation};
+    use super::Translation;
     use crate::config::{Provider, ProviderKind, Upstream};
 
+    /// The provider's body into `out`, its request target into `tr.path`.
     pub(super) fn write_request(
         provider: &Provider,
         chat: &ChatRequest<'_>,
@@ -335,8 +338,14 @@ mod dialect {
         tr: &mut Translation,
         out: &mut Vec<u8>,
     ) -> Result<(), TranslateError> {
-        let _ = (provider, chat, model, out, percent_encode_segment, tr);
-        Err(TranslateError::Unsupported("provider kind"))
+        let _ = provider;
+        match tr.kind {
+            ProviderKind::Gemini => {
+                tr.path = gemini::path(model, tr.stream).into_bytes();
+                gemini::write_request(chat, &gemini::RequestOptions::default(), out)
+            }
+            _ => Err(TranslateError::Unsupported("provider kind")),
+        }
     }
 
     pub(super) fn stream_accept(kind: ProviderKind) -> &'static [u8] {
@@ -346,6 +355,7 @@ mod dialect {
         }
     }
 
+    /// Per-request signing headers (Bedrock's SigV4) into `tr.headers`.
     pub(super) fn sign(
         provider: &Provider,
         up: &Upstream,
@@ -356,13 +366,23 @@ mod dialect {
         let _ = (provider, up, tr, body, now);
     }
 
+    /// `id` is the client-facing `chatcmpl-<hex>`; its hex part makes invented tool call
+    /// ids unique.
     pub(super) fn stream_translator(
         tr: &Translation,
         id: &str,
         created: u64,
     ) -> Box<dyn StreamTranslator> {
-        let _ = (tr, id, created);
-        unreachable!("no translated provider kinds are wired yet")
+        match tr.kind {
+            ProviderKind::Gemini => Box::new(gemini::GeminiStream::new(
+                id,
+                &tr.model,
+                created,
+                call_prefix(id),
+                tr.include_usage,
+            )),
+            other => unreachable!("{} is not a translated provider kind", other.as_str()),
+        }
     }
 
     pub(super) fn response(
@@ -371,9 +391,22 @@ mod dialect {
         id: &str,
         created: u64,
         out: &mut Vec<u8>,
-    ) -> Result<(), TranslateError> {
-        let _ = (tr, body, id, created, out);
-        Err(TranslateError::BadJson("a provider response"))
+    ) -> Result<Usage, TranslateError> {
+        let (resp, usage) = match tr.kind {
+            ProviderKind::Gemini => gemini::parse_response(
+                body,
+                &gemini::ResponseMeta {
+                    id,
+                    model: &tr.model,
+                    created,
+                    call_prefix: call_prefix(id),
+                },
+            )?,
+            other => unreachable!("{} is not a translated provider kind", other.as_str()),
+        };
+        serde_json::to_writer(&mut *out, &resp)
+            .map_err(|_| TranslateError::BadJson("a serializable response"))?;
+        Ok(usage)
     }
 
     pub(super) fn error(
@@ -382,7 +415,13 @@ mod dialect {
         body: &[u8],
         out: &mut Vec<u8>,
     ) -> ErrorKind {
-        let _ = (tr, status, body, out);
-        ErrorKind::Server
+        match tr.kind {
+            ProviderKind::Gemini => gemini::translate_error(status, body, out).kind,
+            other => unreachable!("{} is not a translated provider kind", other.as_str()),
+        }
+    }
+
+    fn call_prefix(id: &str) -> &str {
+        id.strip_prefix("chatcmpl-").unwrap_or(id)
     }
 }

@@ -1,4 +1,5 @@
-//! Server-Sent Events: an incremental decoder (any chunk boundary) and an encoder.
+//! Server-Sent Events: an incremental decoder (any chunk boundary), an encoder, and a
+//! [`Splitter`] that cuts a stream into raw events without decoding them.
 //!
 //! The decoder follows the WHATWG "event stream interpretation" rules
 //! (html.spec.whatwg.org, section 9.2.6):
@@ -38,6 +39,7 @@
 
 mod decoder;
 mod encoder;
+mod splitter;
 
 /// A naive reference decoder for property tests and fuzzing: obviously correct, slow.
 #[doc(hidden)]
@@ -48,6 +50,12 @@ mod tests;
 
 pub use decoder::Decoder;
 pub use encoder::{write_comment, write_event, write_event_full, DONE};
+pub use splitter::Splitter;
+
+#[cfg(test)]
+fn splitter_event_end_for_test(b: &[u8]) -> Option<usize> {
+    splitter::event_end(b, true)
+}
 
 /// One dispatched event, borrowed from the [`Decoder`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

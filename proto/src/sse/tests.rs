@@ -576,3 +576,95 @@ proptest! {
         prop_assert_eq!(got, Decoded { events: want, outcome: Ok(false) });
     }
 }
+
+// --- Splitter ---
+
+/// Split `stream` pushed in `pieces`; returns the events and the bytes dropped at finish.
+fn split_pieces<'a>(pieces: impl IntoIterator<Item = &'a [u8]>) -> (Vec<Vec<u8>>, usize) {
+    let mut s = Splitter::new(1 << 16);
+    let mut events = Vec::new();
+    for p in pieces {
+        s.push(p, |e| events.push(e.to_vec())).unwrap();
+    }
+    let dropped = s.finish(|e| events.push(e.to_vec()));
+    (events, dropped)
+}
+
+#[test]
+fn splitter_finds_blank_lines_with_every_line_ending() {
+    let stream: &[u8] = b"data: a\n\ndata: b\r\n\r\n: c\r\rdata: d\r\n\nevent: x\ndata: e\n";
+    let (events, dropped) = split_pieces([stream]);
+    let want: [&[u8]; 4] = [
+        b"data: a\n\n",
+        b"data: b\r\n\r\n",
+        b": c\r\r",
+        b"data: d\r\n\n",
+    ];
+    assert_eq!(events, want.map(<[u8]>::to_vec));
+    assert_eq!(dropped, b"event: x\ndata: e\n".len());
+    // A final lone CR is a complete blank line once the stream has ended.
+    let (events, dropped) = split_pieces([&b"data: z\r\r"[..]]);
+    assert_eq!((events, dropped), (vec![b"data: z\r\r".to_vec()], 0));
+    // Before the end, a trailing CR may be the first half of a CRLF.
+    let mut s = Splitter::new(64);
+    let mut n = 0;
+    s.push(b"data: z\r\n\r", |_| n += 1).unwrap();
+    assert_eq!((n, s.pending()), (0, 10));
+    s.push(b"\ndata: y\n\n", |_| n += 1).unwrap();
+    assert_eq!((n, s.pending()), (2, 0));
+}
+
+#[test]
+fn splitter_limits_a_held_event() {
+    let mut s = Splitter::new(16);
+    assert_eq!(s.push(&[b'x'; 17], |_| {}), Err(SseError::EventTooLarge));
+    let mut s = Splitter::new(16);
+    s.push(b"data: 0123456", |_| {}).unwrap();
+    assert_eq!(s.push(b"789abc", |_| {}), Err(SseError::EventTooLarge));
+    // A long event that arrives whole is passed through: only held bytes count.
+    let mut s = Splitter::new(16);
+    let mut got = Vec::new();
+    s.push(b"data: 0123456789abcdef\n\n", |e| got.push(e.len()))
+        .unwrap();
+    assert_eq!(got, [24]);
+}
+
+fn sse_line() -> impl Strategy<Value = Vec<u8>> {
+    let content = prop::sample::select(vec![
+        &b"data: x"[..],
+        b"data:{\"a\":1}",
+        b": comment",
+        b"event: e",
+        b"id: 7",
+        b"",
+        b"",
+    ]);
+    let ending = prop::sample::select(vec![&b"\n"[..], b"\r\n", b"\r"]);
+    (content, ending).prop_map(|(c, e)| [c, e].concat())
+}
+
+proptest! {
+    /// Events plus the dropped tail are the input byte for byte, every event ends at its
+    /// first blank line, and the result is the same at every split point and decodes to
+    /// what the whole stream decodes to.
+    #[test]
+    fn splitter_is_split_invariant(lines in prop::collection::vec(sse_line(), 0..40),
+                                   cut in any::<prop::sample::Index>()) {
+        let stream: Vec<u8> = lines.concat();
+        let whole = split_pieces([&stream[..]]);
+        let joined: Vec<u8> = whole.0.concat();
+        prop_assert_eq!(joined.len() + whole.1, stream.len());
+        prop_assert_eq!(&stream[..joined.len()], &joined[..]);
+        for e in &whole.0 {
+            prop_assert_eq!(reference::decode(e, 1 << 16).events.len() <= 1, true);
+            prop_assert_eq!(super::splitter_event_end_for_test(e), Some(e.len()));
+        }
+        let at = cut.index(stream.len() + 1);
+        prop_assert_eq!(&split_pieces([&stream[..at], &stream[at..]]), &whole);
+        prop_assert_eq!(&split_pieces(stream.chunks(1)), &whole);
+        let mut both = joined.clone();
+        both.extend_from_slice(&stream[joined.len()..]);
+        prop_assert_eq!(reference::decode(&joined, 1 << 16).events,
+                        reference::decode(&both, 1 << 16).events);
+    }
+}

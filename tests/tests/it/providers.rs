@@ -100,3 +100,56 @@ both_drivers!(
         assert_eq!(m.recorded().len(), 1);
     }
 );
+
+/// The data of every frame whose JSON has an empty `choices` and a `usage` object.
+fn usage_frames(body: &[u8]) -> Vec<serde_json::Value> {
+    sse_data(body)
+        .iter()
+        .filter(|d| *d != "[DONE]")
+        .map(|d| serde_json::from_str::<serde_json::Value>(d).unwrap())
+        .filter(|v| v["choices"].as_array().is_some_and(Vec::is_empty) && v["usage"].is_object())
+        .collect()
+}
+
+both_drivers!(
+    fn streams_always_carry_usage_upstream_and_clients_see_what_they_asked(d) {
+        let m = recording_mock(d);
+        let gw = Gateway::start(&config(m.addr, "", ""), d);
+        // Not asked: requested upstream, stripped on the way back.
+        let r = gw.client().request(&post("/v1/chat/completions", &chat_body(MODEL, true), ""));
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert!(usage_frames(&r.body).is_empty(), "{}", r.text());
+        let data = sse_data(&r.body);
+        assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
+        assert!(data.len() > 2, "{data:?}");
+        let seen = recorded_body(&m, 0);
+        assert_eq!(seen["stream_options"], serde_json::json!({"include_usage": true}));
+        assert_eq!(seen["model"], UPSTREAM_MODEL);
+        // Asked: passed through untouched, usage chunk delivered.
+        let body = format!(
+            r#"{{"model":"{MODEL}","messages":[{{"role":"user","content":"hi"}}],"stream":true,"stream_options":{{"include_usage":true}}}}"#
+        );
+        let r = gw.client().request(&post("/v1/chat/completions", &body, ""));
+        assert_eq!(r.status, 200, "{}", r.text());
+        let u = usage_frames(&r.body);
+        assert_eq!(u.len(), 1, "{}", r.text());
+        assert!(u[0]["usage"]["completion_tokens"].as_u64().unwrap() > 0);
+        let raw = String::from_utf8(m.recorded()[1].1.clone()).unwrap();
+        assert_eq!(raw.matches("stream_options").count(), 1, "{raw}");
+        // Non-streaming requests are never touched.
+        let r = gw.client().request(&post("/v1/chat/completions", &chat_body(MODEL, false), ""));
+        assert_eq!(r.status, 200);
+        assert!(recorded_body(&m, 2).get("stream_options").is_none());
+    }
+);
+
+both_drivers!(
+    fn stream_usage_can_be_turned_off_per_provider(d) {
+        let m = recording_mock(d);
+        let gw = Gateway::start(&config(m.addr, "stream_usage = false", ""), d);
+        let r = gw.client().request(&post("/v1/chat/completions", &chat_body(MODEL, true), ""));
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert!(recorded_body(&m, 0).get("stream_options").is_none());
+        assert_eq!(sse_data(&r.body).last().map(String::as_str), Some("[DONE]"));
+    }
+);

@@ -1,0 +1,142 @@
+//! Counting every OpenAI-shaped stream: usage is asked for upstream
+//! (`stream_options.include_usage`) when the client did not ask for it, and the extra
+//! usage chunk is taken out of the stream on the way back, so the client sees exactly
+//! the stream it asked for while the gateway always learns the tokens used.
+//!
+//! Only requests without any `stream_options` member are rewritten (a client that sent
+//! one, with or without `include_usage`, is left as it asked). Providers that reject the
+//! parameter opt out with `stream_usage = false`.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use memchr::memmem;
+use monoio::io::AsyncWriteRent;
+use proto::chat::{ChatChunk, TranslateError, Usage};
+use proto::http1::{write_chunk, ResponseHead, LAST_CHUNK};
+use proto::sse::Splitter;
+
+use super::forward::{StreamError, Streamer};
+
+/// Spliced before the request object's closing brace.
+pub(super) const INCLUDE_USAGE: &[u8] = b",\"stream_options\":{\"include_usage\":true}";
+
+/// The largest SSE event held while looking for the usage chunk.
+const EVENT_BYTES_MAX: usize = 4 * 1024 * 1024;
+
+/// Whether a raw SSE event is OpenAI's usage chunk (`"choices":[]` with a `usage`
+/// object), and its usage when it is.
+fn usage_chunk(event: &[u8]) -> Option<Usage> {
+    if memmem::find(event, b"\"choices\":[]").is_none()
+        || memmem::find(event, b"\"usage\"").is_none()
+    {
+        return None;
+    }
+    let data = event.strip_prefix(b"data:")?;
+    let data = data.strip_prefix(b" ").unwrap_or(data);
+    let end = data
+        .iter()
+        .rposition(|b| !b"\r\n".contains(b))
+        .map_or(0, |i| i + 1);
+    let chunk: ChatChunk = serde_json::from_slice(&data[..end]).ok()?;
+    if !chunk.choices.is_empty() {
+        return None;
+    }
+    chunk.usage.as_ref().map(Usage::from_openai)
+}
+
+/// With `include_usage`, OpenAI adds `"usage":null` to every other chunk; a client that
+/// did not ask gets the chunk without it. In JSON text the byte sequence can only be a
+/// member (inside a string its quotes would be escaped).
+fn without_null_usage(event: &[u8], out: &mut Vec<u8>) {
+    const NULL_USAGE: &[u8] = b",\"usage\":null";
+    match memmem::find(event, NULL_USAGE) {
+        Some(i) => {
+            out.extend_from_slice(&event[..i]);
+            out.extend_from_slice(&event[i + NULL_USAGE.len()..]);
+        }
+        None => out.extend_from_slice(event),
+    }
+}
+
+impl<S: AsyncWriteRent> Streamer<'_, S> {
+    /// Relay an SSE body event by event, dropping the usage chunk (and keeping its
+    /// usage). The client framing is chunked (close-delimited for HTTP/1.0).
+    /// Ok(reusable).
+    pub(super) async fn relay_without_usage(
+        &mut self,
+        resp: &ResponseHead,
+        client_chunked: bool,
+        mut closed: Pin<&mut impl Future<Output = ()>>,
+    ) -> Result<bool, StreamError> {
+        // The head is in `wbuf`: send it before the first event.
+        self.flush().await?;
+        let mut splitter = Splitter::new(EVENT_BYTES_MAX);
+        let mut usage = None;
+        // What one read produced, framed as one chunk for the client (reused).
+        let mut frame = Vec::with_capacity(1024);
+        let mut sink = |data: &[u8], wbuf: &mut Vec<u8>| {
+            frame.clear();
+            let r = splitter.push(data, |ev| match usage_chunk(ev) {
+                Some(u) => usage = Some(u),
+                None => without_null_usage(ev, &mut frame),
+            });
+            if !frame.is_empty() {
+                if client_chunked {
+                    write_chunk(wbuf, &frame);
+                } else {
+                    wbuf.extend_from_slice(&frame);
+                }
+            }
+            r.map_err(|_| TranslateError::TooLarge)
+        };
+        let reusable = self
+            .pump(resp, u64::MAX, true, closed.as_mut(), &mut sink)
+            .await?;
+        // An unterminated last event is relayed as it came.
+        let mut tail = Vec::new();
+        let _ = splitter.finish(|ev| tail.extend_from_slice(ev));
+        if client_chunked {
+            if !tail.is_empty() {
+                write_chunk(self.wbuf, &tail);
+            }
+            self.wbuf.extend_from_slice(LAST_CHUNK);
+        } else {
+            self.wbuf.extend_from_slice(&tail);
+        }
+        self.req.usage = usage;
+        self.flush().await?;
+        Ok(reusable)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_only_the_usage_chunk() {
+        let usage = b"data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":3,\"total_tokens\":12}}\n\n";
+        assert_eq!(
+            usage_chunk(usage),
+            Some(Usage {
+                input: 9,
+                output: 3,
+                ..Usage::default()
+            })
+        );
+        let crlf = [&usage[..usage.len() - 2], b"\r\n\r\n"].concat();
+        assert!(usage_chunk(&crlf).is_some());
+        let content = b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"\\\"choices\\\":[] \\\"usage\\\"\"}}]}\n\n";
+        assert_eq!(usage_chunk(content), None);
+        let null_usage = b"data: {\"choices\":[{\"index\":0,\"delta\":{}}],\"usage\":null}\n\n";
+        assert_eq!(usage_chunk(null_usage), None);
+        assert_eq!(usage_chunk(b"data: [DONE]\n\n"), None);
+        let mut out = Vec::new();
+        without_null_usage(null_usage, &mut out);
+        assert_eq!(out, b"data: {\"choices\":[{\"index\":0,\"delta\":{}}]}\n\n");
+        out.clear();
+        without_null_usage(content, &mut out);
+        assert_eq!(out, content);
+    }
+}
