@@ -53,6 +53,8 @@ pub enum GatewayError {
     UnsupportedEndpoint,
     /// The upstream's answer could not be translated to the client's API.
     UpstreamUntranslatable,
+    /// The upstream request could not be signed (Bedrock SigV4: bad credentials text).
+    UpstreamSigning,
     /// The gateway is shutting down and takes no new requests.
     Draining,
 }
@@ -74,7 +76,7 @@ impl GatewayError {
             | UpstreamIdleTimeout
             | UpstreamTotalTimeout
             | UpstreamUntranslatable => Source::Upstream,
-            Draining => Source::Gateway,
+            Draining | UpstreamSigning => Source::Gateway,
         }
     }
 
@@ -112,6 +114,7 @@ impl GatewayError {
             | UpstreamIdleTimeout
             | UpstreamTotalTimeout => 504,
             Draining => 503,
+            UpstreamSigning => 500,
         }
     }
 
@@ -158,6 +161,7 @@ impl GatewayError {
             | UpstreamIdleTimeout
             | UpstreamTotalTimeout => "upstream_timeout",
             Draining => "shutting_down",
+            UpstreamSigning => "upstream_signing_failed",
         }
     }
 
@@ -202,6 +206,7 @@ impl GatewayError {
             UnsupportedEndpoint => "this model's provider does not offer this endpoint",
             UpstreamUntranslatable => "the upstream provider's response could not be translated",
             Draining => "the gateway is shutting down; retry on another instance",
+            UpstreamSigning => "the gateway could not sign the request to the provider",
         }
     }
 

@@ -170,7 +170,9 @@ pub(super) async fn forward<S: AsyncReadRent + AsyncWriteRent>(
     // other providers' bodies were translated by the caller, their heads are made here).
     wbuf.clear();
     let separate_body = if let Some(tr) = t.translation.as_mut() {
-        tr.write_head(provider, up, body, wbuf, SystemTime::now());
+        if let Err(e) = tr.write_head(provider, up, body, wbuf, SystemTime::now()) {
+            return Outcome::Failed(e);
+        }
         if body.len() <= INLINE_BODY_BYTES_MAX {
             wbuf.extend_from_slice(body);
             false

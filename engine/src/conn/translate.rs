@@ -131,9 +131,9 @@ impl Translation {
         body: &[u8],
         wbuf: &mut Vec<u8>,
         now: SystemTime,
-    ) {
+    ) -> Result<(), GatewayError> {
         if self.kind == ProviderKind::Bedrock {
-            dialect::sign(provider, up, self, body, now);
+            dialect::sign(provider, up, self, body, now)?;
         }
         wbuf.extend_from_slice(b"POST ");
         wbuf.extend_from_slice(up.path_prefix.as_bytes());
@@ -153,6 +153,7 @@ impl Translation {
         wbuf.extend_from_slice(b"content-length: ");
         write_u64(wbuf, body.len() as u64);
         wbuf.extend_from_slice(b"\r\n\r\n");
+        Ok(())
     }
 
     /// The translator for a streamed 2xx answer. `id` names the stream's chunks.
@@ -324,11 +325,13 @@ fn unix_now() -> u64 {
 mod dialect {
     use std::time::SystemTime;
 
+    use proto::aws::sigv4;
     use proto::chat::{ChatRequest, ErrorKind, StreamTranslator, TranslateError, Usage};
     use proto::gemini;
 
     use super::Translation;
     use crate::config::{Provider, ProviderKind, Upstream};
+    use crate::error::GatewayError;
 
     /// The provider's body into `out`, its request target into `tr.path`.
     pub(super) fn write_request(
@@ -355,15 +358,63 @@ mod dialect {
         }
     }
 
-    /// Per-request signing headers (Bedrock's SigV4) into `tr.headers`.
+    /// Per-request signing headers (Bedrock's SigV4) into `tr.headers`. The signed
+    /// headers are `host`, `x-amz-date`, `content-type` (and the session token): the
+    /// ones whose values are fixed before the body is sent.
     pub(super) fn sign(
         provider: &Provider,
         up: &Upstream,
         tr: &mut Translation,
         body: &[u8],
         now: SystemTime,
-    ) {
-        let _ = (provider, up, tr, body, now);
+    ) -> Result<(), GatewayError> {
+        let aws = provider
+            .opts
+            .aws
+            .as_ref()
+            .ok_or(GatewayError::UpstreamSigning)?;
+        let secs = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let date = sigv4::AmzDate::from_unix_secs(secs).ok_or(GatewayError::UpstreamSigning)?;
+        // Deriving the key is four HMACs; it could be cached per day per worker.
+        let key =
+            sigv4::SigningKey::derive(&aws.secret_access_key.0, &date, &aws.region, "bedrock")
+                .map_err(|_| GatewayError::UpstreamSigning)?;
+        let mut path = String::with_capacity(up.path_prefix.len() + tr.path.len());
+        path.push_str(&up.path_prefix);
+        path.push_str(std::str::from_utf8(&tr.path).map_err(|_| GatewayError::UpstreamSigning)?);
+        let token = aws.session_token.as_ref().map(|t| &*t.0);
+        let request = sigv4::Request {
+            method: "POST",
+            host: &up.host_header,
+            path: &path,
+            query: &[],
+            headers: &[("content-type", "application/json")],
+            payload: body,
+            content_sha256_header: false,
+        };
+        let mut authorization = Vec::with_capacity(256);
+        let signed = sigv4::sign(
+            &request,
+            &date,
+            &aws.access_key_id.0,
+            token,
+            &key,
+            &mut authorization,
+        )
+        .map_err(|_| GatewayError::UpstreamSigning)?;
+        tr.headers.clear();
+        tr.headers.push((
+            "authorization",
+            String::from_utf8(authorization).map_err(|_| GatewayError::UpstreamSigning)?,
+        ));
+        tr.headers
+            .push(("x-amz-date", signed.x_amz_date().to_string()));
+        if let Some(t) = token {
+            tr.headers.push(("x-amz-security-token", t.to_string()));
+        }
+        Ok(())
     }
 
     /// `id` is the client-facing `chatcmpl-<hex>`; its hex part makes invented tool call
