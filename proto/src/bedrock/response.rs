@@ -8,7 +8,7 @@
 //! | `reasoningContent.reasoningText.text` | `message.reasoning_content` | the `signature` and `redactedContent` are dropped (no OpenAI field carries them) |
 //! | `image`, `document`, `citationsContent`, other blocks | — | dropped |
 //! | `stopReason` | `finish_reason` | see [`finish_reason`] |
-//! | `usage` | `usage` | see [`usage`] |
+//! | `usage` | `usage` | `inputTokens` is the uncached input; see the normalization on `usage` in this file |
 //! | `metrics`, `trace`, `additionalModelResponseFields`, `performanceConfig` | — | dropped; `id`, `model`, `created` come from the caller |
 
 use std::borrow::Cow;

@@ -38,6 +38,7 @@
 use std::borrow::Cow;
 
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use super::error::parse_error;
 use super::request::JSON_TOOL_NAME;
@@ -83,6 +84,8 @@ struct State {
     done: bool,
     /// `finish` was called.
     finished: bool,
+    /// Decoded delta strings, reused.
+    scratch: Vec<u8>,
 }
 
 impl BedrockStream {
@@ -110,6 +113,7 @@ impl BedrockStream {
                 error: None,
                 done: false,
                 finished: false,
+                scratch: Vec::new(),
             },
         }
     }
@@ -189,11 +193,14 @@ struct BlockDelta<'a> {
     delta: Delta<'a>,
 }
 
+/// The strings of a delta stay raw JSON (`"..."`, escapes and all) and are decoded by
+/// [`unescape`] into a reused buffer: tool input fragments are JSON text inside a JSON
+/// string, always escaped, and serde would allocate a `String` for each.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Delta<'a> {
     #[serde(default, borrow)]
-    text: Option<Cow<'a, str>>,
+    text: Option<&'a RawValue>,
     #[serde(default, borrow)]
     tool_use: Option<ToolUseDelta<'a>>,
     #[serde(default, borrow)]
@@ -202,14 +209,35 @@ struct Delta<'a> {
 
 #[derive(Deserialize)]
 struct ToolUseDelta<'a> {
-    #[serde(default, borrow)]
-    input: Cow<'a, str>,
+    #[serde(borrow)]
+    input: &'a RawValue,
 }
 
 #[derive(Deserialize)]
 struct ReasoningDelta<'a> {
     #[serde(default, borrow)]
-    text: Option<Cow<'a, str>>,
+    text: Option<&'a RawValue>,
+}
+
+/// The JSON string `raw` decoded: borrowed when it has no escapes, else decoded into
+/// `scratch` (cleared first). Anything but a string is [`TranslateError::BadJson`].
+fn unescape<'s>(
+    raw: &'s RawValue,
+    scratch: &'s mut Vec<u8>,
+    what: &'static str,
+) -> Result<&'s str, TranslateError> {
+    let text = raw.get();
+    // serde_json has validated the value: a string starts and ends with a quote.
+    if let Some(inner) = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+        if !inner.contains('\\') {
+            return Ok(inner);
+        }
+    }
+    scratch.clear();
+    if !crate::json::unescape_string(text.as_bytes(), scratch) {
+        return Err(TranslateError::BadJson(what));
+    }
+    std::str::from_utf8(scratch).map_err(|_| TranslateError::BadJson(what))
 }
 
 #[derive(Deserialize)]
@@ -364,8 +392,9 @@ impl State {
             return Ok(());
         }
         let d = e.delta;
-        if let Some(t) = &d.text {
+        if let Some(raw) = d.text {
             self.start(out);
+            let t = unescape(raw, &mut self.scratch, "a text delta (a string)")?;
             self.writer.content(out, t);
         }
         if let Some(tu) = &d.tool_use {
@@ -377,13 +406,23 @@ impl State {
                 .ok_or(TranslateError::BadJson(
                     "a contentBlockStart before toolUse deltas",
                 ))?;
+            let input = unescape(
+                tu.input,
+                &mut self.scratch,
+                "a toolUse.input delta (a string)",
+            )?;
             match block {
-                Block::Call(n) => self.writer.tool_call_args(out, n, &tu.input),
-                Block::Json => self.writer.content(out, &tu.input),
+                Block::Call(n) => self.writer.tool_call_args(out, n, input),
+                Block::Json => self.writer.content(out, input),
             }
         }
-        if let Some(t) = d.reasoning_content.as_ref().and_then(|r| r.text.as_deref()) {
+        if let Some(raw) = d.reasoning_content.as_ref().and_then(|r| r.text) {
             self.start(out);
+            let t = unescape(
+                raw,
+                &mut self.scratch,
+                "a reasoningContent.text delta (a string)",
+            )?;
             self.writer.reasoning(out, t);
         }
         Ok(())

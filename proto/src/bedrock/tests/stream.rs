@@ -559,6 +559,24 @@ fn malformed_events() {
         run(&input, &[], false).1,
         Err(TranslateError::BadJson(_))
     ));
+    // Delta members of the wrong type.
+    for d in [
+        json!({"text": 5}),
+        json!({"reasoningContent": {"text": []}}),
+        json!({"toolUse": {}}),
+        json!({"toolUse": {"input": {"a": 1}}}),
+    ] {
+        let input = [
+            event("messageStart", &json!({"role": "assistant"})),
+            tool_start(0, "t", "f"),
+            delta(0, d.clone()),
+        ]
+        .concat();
+        assert!(
+            matches!(run(&input, &[], false).1, Err(TranslateError::BadJson(_))),
+            "{d}"
+        );
+    }
     // No :message-type, no :event-type.
     let mut m = Vec::new();
     write_message(&[], b"{}", &mut m);
