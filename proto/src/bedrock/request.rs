@@ -9,12 +9,12 @@
 //! | `image_url` `https:` URL | — | refused ([`TranslateError::Unsupported`]): Converse takes bytes or S3 locations, and `proto` does no I/O |
 //! | `input_audio`, `file`, other part types | — | refused |
 //! | assistant `tool_calls` | `{toolUse:{toolUseId, name, input}}` | `arguments` must be a JSON object (blank reads as `{}`), else [`TranslateError::BadJson`]; `input` is the arguments text byte for byte, never re-serialized |
-//! | `tool` message | `{toolResult:{toolUseId, content:[{text}]}}` in a `user` turn | consecutive results share one turn, and a user message right after them joins it; with [`RequestOptions::tool_result_json`] a result that is a JSON object goes as `{json: <object>}` (byte for byte); `status` is never set (OpenAI has no error flag on tool results); empty content is `[]` |
+//! | `tool` message | `{toolResult:{toolUseId, content:[{text}]}}` in a `user` turn | `tool_call_id` is required (a legacy `function` message without one is [`TranslateError::BadJson`]); consecutive results share one turn, and a user message right after them joins it; with [`RequestOptions::tool_result_json`] a result that is a JSON object goes as `{json: <object>}` (byte for byte); `status` is never set (OpenAI has no error flag on tool results); empty content is `[]` |
 //! | tool call ids | `toolUseId` | Bedrock allows `[a-zA-Z0-9_-]{1,64}`; other ids (from other providers) are rewritten by [`tool_use_id`], the same way in `toolUse` and `toolResult`, so they still pair |
 //! | `tools` | `toolConfig.tools[{toolSpec:{name, description, inputSchema:{json}}}]` | the schema untouched; a tool without `parameters` gets `{"type":"object","properties":{}}` (Bedrock requires a schema); `strict` is dropped |
 //! | `tool_choice` `auto` / `required` / named | `toolChoice` `{auto:{}}` / `{any:{}}` / `{tool:{name}}` | absent → no `toolChoice` (Bedrock's default is auto) |
 //! | `tool_choice` `none` | no `toolConfig` | approximate: Converse has no "none". But Bedrock refuses a history with `toolUse`/`toolResult` blocks unless `toolConfig` is present, so then the tools are sent without `toolChoice` and the model *may* still call one |
-//! | history with tool blocks, no `tools` | `toolConfig.tools` declared from the history | each function name called in the history, with an open object schema, so the request is accepted (clients often drop `tools` on a final "summarize" turn) |
+//! | history with tool blocks, no `tools` | `toolConfig.tools` declared from the history | each function name called in the history, with an open object schema and no `toolChoice`, so the request is accepted (clients often drop `tools` on a final "summarize" turn) |
 //! | `max_completion_tokens` / `max_tokens`, `temperature`, `top_p`, `stop` | `inferenceConfig{maxTokens, temperature, topP, stopSequences}` | |
 //! | `response_format` `json_object` / `json_schema` | [`JsonMode::Tool`]: a forced tool [`JSON_TOOL_NAME`] whose input schema is the response schema; the response translation turns its input back into `content`. [`JsonMode::Native`]: `outputConfig.textFormat` (newer models only) | `json_object` uses the schema `{"type":"object"}`; with [`JsonMode::Tool`] and client `tools` it is refused (the forced tool would forbid the client's tools) |
 //! | `reasoning_effort` | [`ThinkingMode::AnthropicBudget`]: `additionalModelRequestFields.thinking{type: enabled, budget_tokens}` | minimal 1024, low 2048, medium 8192, high 24576 tokens; `none` sends nothing; [`ThinkingMode::Drop`] (default) drops it |
@@ -575,11 +575,13 @@ fn tool_config<'r>(
             });
         }
     }
+    // Only the client's own tools can be chosen: never force a placeholder.
     let mut choice = match &req.tool_choice {
-        Some(ToolChoice::Auto) if !tools.is_empty() => Some(Choice::Auto {}),
-        Some(ToolChoice::Required) if !tools.is_empty() => Some(Choice::Any {}),
-        Some(ToolChoice::Function(name)) if !tools.is_empty() => Some(Choice::Tool { name }),
-        _ => None,
+        _ if declared.is_empty() => None,
+        Some(ToolChoice::Auto) => Some(Choice::Auto {}),
+        Some(ToolChoice::Required) => Some(Choice::Any {}),
+        Some(ToolChoice::Function(name)) => Some(Choice::Tool { name }),
+        Some(ToolChoice::None) | None => None,
     };
     if let Some(j) = json_tool {
         tools.push(ToolEntry {
@@ -596,8 +598,6 @@ fn tool_config<'r>(
         });
     }
     if tools.is_empty() {
-        // A history with tool blocks always declares at least the tools it called.
-        debug_assert!(!history.tool_blocks || history.names.is_empty());
         return Ok(None);
     }
     Ok(Some(ToolConfig {

@@ -224,7 +224,11 @@ fn tool_history_without_tools_declares_the_called_tools() {
         .map(|t| t["toolSpec"]["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["f", "g"]);
-    assert_eq!(v["toolConfig"].get("toolChoice"), None);
+    assert_eq!(
+        v["toolConfig"].get("toolChoice"),
+        None,
+        "a placeholder is never forced"
+    );
     // The three results and the user text share one user turn.
     assert_eq!(v["messages"].as_array().unwrap().len(), 3);
     assert_eq!(v["messages"][2]["content"].as_array().unwrap().len(), 4);
