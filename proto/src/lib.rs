@@ -7,6 +7,8 @@
 //!
 //! - [`aws`]: the AWS pieces of the Bedrock provider: the event-stream binary framing
 //!   (incremental decoder, encoder) and Signature Version 4 request signing.
+//! - [`bedrock`]: AWS Bedrock Runtime `Converse` / `ConverseStream` (event-stream),
+//!   translated to and from the OpenAI chat shape, and Bedrock's errors.
 //! - [`http1`]: HTTP/1.1 request and response heads parsed into caller-owned header
 //!   arrays (kept as byte spans), body framing (Content-Length, chunked) with the
 //!   request-smuggling rejections, a chunked decoder and encoder, head writers.
@@ -25,6 +27,7 @@
 //! without one.
 
 pub mod aws;
+pub mod bedrock;
 pub mod chat;
 pub mod gemini;
 pub mod http1;
