@@ -43,6 +43,9 @@ pub(super) struct Translation {
     path: Vec<u8>,
     /// Per-request headers (SigV4 for Bedrock).
     headers: Vec<(&'static str, String)>,
+    /// Bedrock: `response_format` was expressed as a forced JSON tool, whose input is
+    /// the answer's content.
+    json_tool: bool,
 }
 
 /// A request that cannot be translated: the error and a detail for its message.
@@ -80,6 +83,7 @@ pub(super) fn request(
         model: client_model,
         path: Vec::with_capacity(96),
         headers: Vec::new(),
+        json_tool: false,
     };
     dialect::write_request(provider, &chat, &upstream_model, &mut tr, out).map_err(refusal)?;
     Ok(tr)
@@ -173,8 +177,15 @@ impl Translation {
     }
 
     /// Translate an error answer into an OpenAI error body; the status is kept.
-    pub(super) fn error(&self, status: u16, body: &[u8], out: &mut Vec<u8>) -> ErrorKind {
-        dialect::error(self, status, body, out)
+    /// `error_type` is Bedrock's `x-amzn-errortype` header.
+    pub(super) fn error(
+        &self,
+        status: u16,
+        error_type: Option<&[u8]>,
+        body: &[u8],
+        out: &mut Vec<u8>,
+    ) -> ErrorKind {
+        dialect::error(self, status, error_type, body, out)
     }
 }
 
@@ -264,7 +275,15 @@ impl<S: AsyncWriteRent> Streamer<'_, S> {
                 self.req.usage = Some(usage);
                 200
             } else {
-                tr.error(resp.status, &body, &mut out);
+                let error_type = uheaders[..resp.header_count]
+                    .iter()
+                    .find(|h| {
+                        h.name
+                            .of(self.ubuf)
+                            .eq_ignore_ascii_case(b"x-amzn-errortype")
+                    })
+                    .map(|h| h.value.of(self.ubuf));
+                tr.error(resp.status, error_type, &body, &mut out);
                 resp.status
             };
             write_status_line(self.wbuf, status);
@@ -327,7 +346,7 @@ mod dialect {
 
     use proto::aws::sigv4;
     use proto::chat::{ChatRequest, ErrorKind, StreamTranslator, TranslateError, Usage};
-    use proto::gemini;
+    use proto::{bedrock, gemini};
 
     use super::Translation;
     use crate::config::{Provider, ProviderKind, Upstream};
@@ -346,6 +365,18 @@ mod dialect {
             ProviderKind::Gemini => {
                 tr.path = gemini::path(model, tr.stream).into_bytes();
                 gemini::write_request(chat, &gemini::RequestOptions::default(), out)
+            }
+            ProviderKind::Bedrock => {
+                tr.path = bedrock::path(model, tr.stream).into_bytes();
+                let opts = bedrock::RequestOptions::default();
+                // In the default JSON mode a JSON response format travels as a forced
+                // tool; the answer's translation must know to unwrap it.
+                tr.json_tool = opts.json_mode == bedrock::JsonMode::Tool
+                    && chat
+                        .response_format
+                        .as_ref()
+                        .is_some_and(|f| f.kind != "text");
+                bedrock::write_request(chat, &opts, out)
             }
             _ => Err(TranslateError::Unsupported("provider kind")),
         }
@@ -432,6 +463,13 @@ mod dialect {
                 call_prefix(id),
                 tr.include_usage,
             )),
+            ProviderKind::Bedrock => Box::new(bedrock::BedrockStream::new(
+                id,
+                &tr.model,
+                created,
+                tr.include_usage,
+                tr.json_tool,
+            )),
             other => unreachable!("{} is not a translated provider kind", other.as_str()),
         }
     }
@@ -453,6 +491,15 @@ mod dialect {
                     call_prefix: call_prefix(id),
                 },
             )?,
+            ProviderKind::Bedrock => bedrock::parse_response(
+                body,
+                &bedrock::ResponseMeta {
+                    id,
+                    model: &tr.model,
+                    created,
+                    json_tool: tr.json_tool,
+                },
+            )?,
             other => unreachable!("{} is not a translated provider kind", other.as_str()),
         };
         serde_json::to_writer(&mut *out, &resp)
@@ -463,11 +510,13 @@ mod dialect {
     pub(super) fn error(
         tr: &Translation,
         status: u16,
+        error_type: Option<&[u8]>,
         body: &[u8],
         out: &mut Vec<u8>,
     ) -> ErrorKind {
         match tr.kind {
             ProviderKind::Gemini => gemini::translate_error(status, body, out).kind,
+            ProviderKind::Bedrock => bedrock::translate_error(status, error_type, body, out).kind,
             other => unreachable!("{} is not a translated provider kind", other.as_str()),
         }
     }
