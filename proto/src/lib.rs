@@ -5,6 +5,9 @@
 //! the bytes it has been given and answers `Complete`, `Partial` (give me more bytes), or
 //! a small `Copy` error that says exactly what was wrong.
 //!
+//! - [`anthropic`]: the Anthropic Messages API both ways: OpenAI requests to Claude
+//!   (request, response, SSE stream, errors) and Anthropic SDK clients through the OpenAI
+//!   hub (the ingress).
 //! - [`aws`]: the AWS pieces of the Bedrock provider: the event-stream binary framing
 //!   (incremental decoder, encoder) and Signature Version 4 request signing.
 //! - [`http1`]: HTTP/1.1 request and response heads parsed into caller-owned header
@@ -24,6 +27,7 @@
 //! Invariant: every decoder here is bounded by an explicit limit and never allocates
 //! without one.
 
+pub mod anthropic;
 pub mod aws;
 pub mod chat;
 pub mod gemini;
