@@ -206,28 +206,7 @@ impl State {
             }
             "content_block_delta" => {
                 let kind = self.block(ev.index.ok_or(BAD)?)?;
-                let delta = ev.delta.ok_or(BAD)?;
-                self.start(out);
-                match (&*delta.kind, kind) {
-                    ("text_delta", Kind::Text) => {
-                        self.writer
-                            .content(out, delta.text.as_deref().unwrap_or(""));
-                    }
-                    ("thinking_delta", Kind::Thinking) => {
-                        self.writer
-                            .reasoning(out, delta.thinking.as_deref().unwrap_or(""));
-                    }
-                    ("input_json_delta", Kind::Tool(i)) => {
-                        let fragment = delta.partial_json.as_deref().unwrap_or("");
-                        self.writer.tool_call_args(out, i, fragment);
-                    }
-                    ("input_json_delta", Kind::JsonText) => {
-                        self.writer
-                            .content(out, delta.partial_json.as_deref().unwrap_or(""));
-                    }
-                    // signature_delta, citations_delta, deltas of dropped blocks.
-                    _ => {}
-                }
+                self.block_delta(kind, ev.delta.ok_or(BAD)?, out);
             }
             "content_block_stop" => {
                 self.block(ev.index.ok_or(BAD)?)?;
@@ -265,6 +244,30 @@ impl State {
             _ => {} // ping, and event types added later
         }
         Ok(())
+    }
+
+    fn block_delta(&mut self, kind: Kind, delta: EventDelta<'_>, out: &mut Vec<u8>) {
+        self.start(out);
+        match (&*delta.kind, kind) {
+            ("text_delta", Kind::Text) => {
+                self.writer
+                    .content(out, delta.text.as_deref().unwrap_or(""));
+            }
+            ("thinking_delta", Kind::Thinking) => {
+                self.writer
+                    .reasoning(out, delta.thinking.as_deref().unwrap_or(""));
+            }
+            ("input_json_delta", Kind::Tool(i)) => {
+                let fragment = delta.partial_json.as_deref().unwrap_or("");
+                self.writer.tool_call_args(out, i, fragment);
+            }
+            ("input_json_delta", Kind::JsonText) => {
+                self.writer
+                    .content(out, delta.partial_json.as_deref().unwrap_or(""));
+            }
+            // signature_delta, citations_delta, deltas of dropped blocks.
+            _ => {}
+        }
     }
 
     /// The finish chunk, once (a `message_stop` without `message_delta` finishes `stop`).
