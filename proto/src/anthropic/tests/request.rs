@@ -53,7 +53,8 @@ fn cache_control_markers_pass_through_on_system_and_user_parts() {
     let v = body(
         r#"{"model":"m","messages":[
         {"role":"system","content":[{"type":"text","text":"Big context","cache_control":{"type":"ephemeral"}}]},
-        {"role":"user","content":[{"type":"text","text":"Q","cache_control":{"type":"ephemeral","ttl":"1h"}}]}]}"#,
+        {"role":"user","content":[{"type":"text","text":"Q","cache_control":{"type":"ephemeral","ttl":"1h"}},
+          {"type":"image_url","image_url":{"url":"https://x/y.png"},"cache_control":{"type":"ephemeral"}}]}]}"#,
     );
     assert_eq!(
         v["system"],
@@ -61,7 +62,20 @@ fn cache_control_markers_pass_through_on_system_and_user_parts() {
     );
     assert_eq!(
         v["messages"][0]["content"],
-        json!([{"type": "text", "text": "Q", "cache_control": {"type": "ephemeral", "ttl": "1h"}}])
+        json!([{"type": "text", "text": "Q", "cache_control": {"type": "ephemeral", "ttl": "1h"}},
+               {"type": "image", "source": {"type": "url", "url": "https://x/y.png"},
+                "cache_control": {"type": "ephemeral"}}])
+    );
+}
+
+#[test]
+fn legacy_function_messages_are_tool_results() {
+    let v = body(
+        r#"{"model":"m","messages":[{"role":"function","name":"f","tool_call_id":"t1","content":"42"}]}"#,
+    );
+    assert_eq!(
+        v["messages"],
+        json!([{"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "42"}]}])
     );
 }
 
