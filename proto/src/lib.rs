@@ -5,6 +5,9 @@
 //! the bytes it has been given and answers `Complete`, `Partial` (give me more bytes), or
 //! a small `Copy` error that says exactly what was wrong.
 //!
+//! - [`anthropic`]: the Anthropic Messages API both ways: OpenAI requests to Claude
+//!   (request, response, SSE stream, errors) and Anthropic SDK clients through the OpenAI
+//!   hub (the ingress).
 //! - [`aws`]: the AWS pieces of the Bedrock provider: the event-stream binary framing
 //!   (incremental decoder, encoder) and Signature Version 4 request signing.
 //! - [`bedrock`]: AWS Bedrock Runtime `Converse` / `ConverseStream` (event-stream),
@@ -26,6 +29,7 @@
 //! Invariant: every decoder here is bounded by an explicit limit and never allocates
 //! without one.
 
+pub mod anthropic;
 pub mod aws;
 pub mod bedrock;
 pub mod chat;
