@@ -187,7 +187,7 @@ impl GatewayError {
                 _ => "the request body is not valid JSON",
             },
             MissingModel => "you must provide a model parameter (a string)",
-            MissingApiKey => "missing API key: send Authorization: Bearer <key>",
+            MissingApiKey => "missing API key: send Authorization: Bearer <key> (or x-api-key)",
             InvalidApiKey => "incorrect API key provided",
             UnknownModel => "the model does not exist or you do not have access to it",
             UnknownRoute => "unknown request URL",
@@ -208,6 +208,27 @@ impl GatewayError {
             Draining => "the gateway is shutting down; retry on another instance",
             UpstreamSigning => "the gateway could not sign the request to the provider",
         }
+    }
+
+    /// Append the Anthropic-shaped body (`{"type":"error","error":{"type","message"}}`),
+    /// for clients of the Messages API; the type follows the status as Anthropic's do.
+    pub fn write_anthropic_body(self, out: &mut Vec<u8>, detail: Option<&[u8]>) {
+        use proto::chat::ErrorKind;
+        let kind = match self.status() {
+            401 => ErrorKind::Authentication,
+            403 => ErrorKind::PermissionDenied,
+            404 => ErrorKind::NotFound,
+            429 => ErrorKind::RateLimit,
+            503 => ErrorKind::Overloaded,
+            s if s >= 500 => ErrorKind::Server,
+            _ => ErrorKind::InvalidRequest,
+        };
+        let mut message = String::from(self.message());
+        if let Some(d) = detail {
+            message.push_str(": ");
+            message.push_str(&String::from_utf8_lossy(&d[..d.len().min(480)]));
+        }
+        proto::anthropic::write_error(out, kind, &message);
     }
 
     /// Append the OpenAI-shaped body. `detail`, when given, is added to the message

@@ -15,13 +15,14 @@ use crossbeam_utils::CachePadded;
 use crate::error::UPSTREAM_ERROR_KINDS;
 
 /// Routes, as metric labels. Index with [`Route`].
-pub const ROUTE_NAMES: [&str; 6] = [
+pub const ROUTE_NAMES: [&str; 7] = [
     "chat_completions",
     "completions",
     "embeddings",
     "models",
     "unknown",
     "admin",
+    "messages",
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,6 +32,8 @@ pub enum Route {
     Embeddings = 2,
     Models = 3,
     Unknown = 4,
+    /// Anthropic's Messages API (`/v1/messages`, `/v1/messages/count_tokens`).
+    Messages = 6,
 }
 
 impl Route {

@@ -407,8 +407,13 @@ pub(super) async fn forward<S: AsyncReadRent + AsyncWriteRent>(
             if is_sse && client_chunked {
                 wbuf.clear();
                 let mut frame = Vec::with_capacity(256);
-                frame.extend_from_slice(b"data: ");
-                e.write_body(&mut frame, None);
+                if req.anthropic() {
+                    frame.extend_from_slice(b"event: error\ndata: ");
+                    e.write_anthropic_body(&mut frame, None);
+                } else {
+                    frame.extend_from_slice(b"data: ");
+                    e.write_body(&mut frame, None);
+                }
                 frame.extend_from_slice(b"\n\n");
                 write_chunk(wbuf, &frame);
                 wbuf.extend_from_slice(LAST_CHUNK);
@@ -445,6 +450,10 @@ fn write_openai_request(
     let path: &[u8] = match t.endpoint {
         Endpoint::Chat => b"/chat/completions",
         Endpoint::Completions => b"/completions",
+        // Anthropic's API (only reached for an Anthropic provider): its base URL has no
+        // version in it.
+        Endpoint::Messages => b"/v1/messages",
+        Endpoint::CountTokens => b"/v1/messages/count_tokens",
         _ => b"/embeddings",
     };
     wbuf.extend_from_slice(b"POST ");

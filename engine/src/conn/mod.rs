@@ -30,6 +30,7 @@ use proto::http1::{
 use proto::json::{self, Kind};
 
 use crate::accesslog::{self, Record};
+use crate::config::ProviderKind;
 use crate::error::GatewayError;
 use crate::io::{read_more, write_all};
 use crate::metrics::Route;
@@ -62,6 +63,13 @@ pub(crate) struct Req {
     pub usage: Option<proto::chat::Usage>,
 }
 
+impl Req {
+    /// Whether the client speaks Anthropic's API (errors in its shape).
+    pub fn anthropic(&self) -> bool {
+        self.route == Route::Messages
+    }
+}
+
 /// What the connection does after a request.
 #[derive(PartialEq, Eq)]
 enum Next {
@@ -78,6 +86,10 @@ enum Endpoint {
     ListModels,
     /// `GET /v1/models/{id}`: the id starts at this offset of the path.
     GetModel(usize),
+    /// Anthropic's `POST /v1/messages`.
+    Messages,
+    /// Anthropic's `POST /v1/messages/count_tokens`.
+    CountTokens,
 }
 
 fn route(method: Method, path: &[u8]) -> (Route, Result<Endpoint, GatewayError>) {
@@ -91,6 +103,8 @@ fn route(method: Method, path: &[u8]) -> (Route, Result<Endpoint, GatewayError>)
         b"/completions" => (Route::Completions, Endpoint::Completions, Method::Post),
         b"/embeddings" => (Route::Embeddings, Endpoint::Embeddings, Method::Post),
         b"/models" => (Route::Models, Endpoint::ListModels, Method::Get),
+        b"/messages" => (Route::Messages, Endpoint::Messages, Method::Post),
+        b"/messages/count_tokens" => (Route::Messages, Endpoint::CountTokens, Method::Post),
         _ if p.starts_with(b"/models/") && p.len() > 8 => {
             (Route::Models, Endpoint::GetModel(off + 8), Method::Get)
         }
@@ -315,9 +329,11 @@ impl Conn<'_> {
         let next = match endpoint {
             Endpoint::ListModels => self.list_models(io, req).await,
             Endpoint::GetModel(at) => self.get_model(io, head, at, req).await,
-            Endpoint::Chat | Endpoint::Completions | Endpoint::Embeddings => {
-                self.completion(io, head, endpoint, body, req).await
-            }
+            Endpoint::Chat
+            | Endpoint::Completions
+            | Endpoint::Embeddings
+            | Endpoint::Messages
+            | Endpoint::CountTokens => self.completion(io, head, endpoint, body, req).await,
         };
         // Drop this request's bytes; a pipelined next request moves to the front.
         self.rbuf.drain(..consumed);
@@ -331,14 +347,18 @@ impl Conn<'_> {
             return Ok(());
         }
         let used = &self.headers[..];
-        match find_header(&self.rbuf, used, b"authorization") {
+        // `Authorization: Bearer` (OpenAI SDKs), else `x-api-key` (Anthropic SDKs).
+        let presented = match find_header(&self.rbuf, used, b"authorization") {
+            Some(v) => match v.get(..7) {
+                Some(p) if p.eq_ignore_ascii_case(b"bearer ") => Some(v[7..].trim_ascii()),
+                _ => return Err(GatewayError::InvalidApiKey),
+            },
+            None => find_header(&self.rbuf, used, b"x-api-key").map(<[u8]>::trim_ascii),
+        };
+        match presented {
             None if snap.auth.allow_anonymous => Ok(()),
             None => Err(GatewayError::MissingApiKey),
-            Some(v) => {
-                let key = match v.get(..7) {
-                    Some(p) if p.eq_ignore_ascii_case(b"bearer ") => v[7..].trim_ascii(),
-                    _ => return Err(GatewayError::InvalidApiKey),
-                };
+            Some(key) => {
                 if snap.key_is_valid(key) {
                     Ok(())
                 } else {
@@ -506,12 +526,49 @@ impl Conn<'_> {
             return next;
         };
         req.model = Some(resolved.index);
+        let provider = resolved.provider;
+        let anthropic_ingress = matches!(endpoint, Endpoint::Messages | Endpoint::CountTokens);
         let next = match resolved.provider.upstream {
+            None if anthropic_ingress => {
+                let detail = b"the demo provider speaks the OpenAI API; configure a provider";
+                self.respond_error(io, GatewayError::UnsupportedEndpoint, Some(detail), req)
+                    .await
+            }
             None => demo::respond(self, io, endpoint, body_at, resolved.upstream_name, req).await,
+            Some(_)
+                if endpoint == Endpoint::CountTokens
+                    && provider.kind != ProviderKind::Anthropic =>
+            {
+                self.count_tokens_estimate(io, body_at, req).await
+            }
             Some(_) => {
                 let mut body_at = body_at;
-                let provider = resolved.provider;
-                let translation = if !provider.opts.drop_params.is_empty()
+                let translation = if anthropic_ingress && provider.kind != ProviderKind::Anthropic {
+                    let mut tbody = std::mem::take(&mut self.tbody);
+                    let tr = translate::ingress_request(
+                        provider,
+                        &resolved,
+                        self.body(body_at),
+                        &mut tbody,
+                    );
+                    self.tbody = tbody;
+                    match tr {
+                        Ok(tr) => {
+                            body_at = Body::Translated;
+                            Some(tr)
+                        }
+                        Err((e, detail)) => {
+                            let next = self
+                                .respond_error(io, e, detail.as_deref().map(str::as_bytes), req)
+                                .await;
+                            self.name = name;
+                            return next;
+                        }
+                    }
+                } else if anthropic_ingress {
+                    // Anthropic client, Anthropic provider: straight through.
+                    None
+                } else if !provider.opts.drop_params.is_empty()
                     || !provider.opts.rename_params.is_empty()
                 {
                     let mut tbody = std::mem::take(&mut self.tbody);
@@ -588,6 +645,24 @@ impl Conn<'_> {
         };
         self.name = name;
         next
+    }
+
+    /// `count_tokens` for a model whose provider is not Anthropic: the text of the
+    /// request at about four bytes a token (`synth::prompt_tokens_estimate`). Until a
+    /// tokenizer per model family lands this is an estimate, and the response says so in
+    /// `x-sluice-estimate`.
+    async fn count_tokens_estimate<S: AsyncWriteRent>(
+        &mut self,
+        io: &mut S,
+        body_at: Body,
+        req: &mut Req,
+    ) -> Next {
+        let n = proto::openai::synth::prompt_tokens_estimate(self.body(body_at));
+        let mut body = Vec::with_capacity(32);
+        body.extend_from_slice(b"{\"input_tokens\":");
+        write_u64(&mut body, u64::from(n));
+        body.push(b'}');
+        self.respond_json(io, 200, &body, req).await
     }
 
     async fn list_models<S: AsyncWriteRent>(&mut self, io: &mut S, req: &mut Req) -> Next {

@@ -59,7 +59,11 @@ pub fn json(out: &mut Vec<u8>, status: u16, body: &[u8], req: &Req) {
 /// A complete OpenAI-shaped error response. `detail` is appended to the message.
 pub fn error(out: &mut Vec<u8>, err: GatewayError, detail: Option<&[u8]>, req: &Req) {
     let mut body = Vec::with_capacity(256);
-    err.write_body(&mut body, detail);
+    if req.anthropic() {
+        err.write_anthropic_body(&mut body, detail);
+    } else {
+        err.write_body(&mut body, detail);
+    }
     let status = err.status();
     head_start(out, status, req);
     if status == 405 {

@@ -15,12 +15,13 @@ use std::pin::Pin;
 use std::time::SystemTime;
 
 use monoio::io::AsyncWriteRent;
-use proto::chat::{ChatRequest, ErrorKind, StreamTranslator, TranslateError, Usage};
+use proto::anthropic;
+use proto::chat::{ChatRequest, ChatResponse, ErrorKind, StreamTranslator, TranslateError, Usage};
 use proto::http1::{
     write_chunk, write_header, write_status_line, HeaderSpan, Headers, ResponseHead, LAST_CHUNK,
 };
 
-use super::forward::{StreamError, Streamer};
+use super::forward::{percent_encode_segment, StreamError, Streamer};
 use super::{response, write_u64, Endpoint};
 use crate::config::{Provider, ProviderKind, Resolved, Upstream};
 use crate::error::GatewayError;
@@ -46,6 +47,9 @@ pub(super) struct Translation {
     /// Bedrock: `response_format` was expressed as a forced JSON tool, whose input is
     /// the answer's content.
     json_tool: bool,
+    /// The client speaks Anthropic's Messages API (`/v1/messages`): answers go provider →
+    /// OpenAI shape → Anthropic shape.
+    ingress: bool,
 }
 
 /// A request that cannot be translated: the error and a detail for its message.
@@ -84,6 +88,7 @@ pub(super) fn request(
         path: Vec::with_capacity(96),
         headers: Vec::new(),
         json_tool: false,
+        ingress: false,
     };
     dialect::write_request(provider, &chat, &upstream_model, &mut tr, out).map_err(refusal)?;
     Ok(tr)
@@ -115,6 +120,59 @@ pub(super) fn rewrite_params(
     out.clear();
     serde_json::to_writer(&mut *out, &obj)
         .map_err(|e| (GatewayError::InvalidChatRequest, Some(e.to_string())))
+}
+
+/// `POST /v1/messages` from an Anthropic client to a provider that is not Anthropic: the
+/// Messages request becomes a chat request, then the provider's body.
+pub(super) fn ingress_request(
+    provider: &Provider,
+    resolved: &Resolved<'_>,
+    body: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<Translation, Refusal> {
+    let msgs: anthropic::MessagesRequest = serde_json::from_slice(body)
+        .map_err(|e| (GatewayError::InvalidChatRequest, Some(e.to_string())))?;
+    let mut chat = anthropic::to_chat_request(msgs).map_err(refusal)?;
+    let upstream_model = String::from_utf8_lossy(resolved.upstream_name).into_owned();
+    let mut tr = Translation {
+        kind: provider.kind,
+        stream: chat.is_stream(),
+        include_usage: chat.wants_stream_usage(),
+        model: chat.model.as_ref().into(),
+        path: Vec::with_capacity(96),
+        headers: Vec::new(),
+        json_tool: false,
+        ingress: true,
+    };
+    out.clear();
+    if provider.kind.openai_shaped() {
+        if !provider.opts.stream_usage {
+            chat.stream_options = None;
+        }
+        tr.path = openai_path(provider, resolved.upstream_name);
+        chat.model = upstream_model.into();
+        serde_json::to_writer(&mut *out, &chat)
+            .map_err(|e| (GatewayError::InvalidChatRequest, Some(e.to_string())))?;
+        Ok(tr)
+    } else {
+        dialect::write_request(provider, &chat, &upstream_model, &mut tr, out).map_err(refusal)?;
+        Ok(tr)
+    }
+}
+
+/// The chat completions request target of an OpenAI-shaped provider (after its base
+/// URL's path): Azure names the deployment and the API version.
+fn openai_path(provider: &Provider, upstream_name: &[u8]) -> Vec<u8> {
+    let mut path = Vec::with_capacity(96);
+    if provider.kind == ProviderKind::AzureOpenAi {
+        path.extend_from_slice(b"/openai/deployments/");
+        percent_encode_segment(&mut path, upstream_name);
+        path.extend_from_slice(b"/chat/completions?api-version=");
+        percent_encode_segment(&mut path, provider.opts.api_version.as_bytes());
+    } else {
+        path.extend_from_slice(b"/chat/completions");
+    }
+    path
 }
 
 fn refusal(e: TranslateError) -> Refusal {
@@ -162,10 +220,23 @@ impl Translation {
 
     /// The translator for a streamed 2xx answer. `id` names the stream's chunks.
     pub(super) fn stream_translator(&self, id: &str, created: u64) -> Box<dyn StreamTranslator> {
-        dialect::stream_translator(self, id, created)
+        if !self.ingress {
+            return dialect::stream_translator(self, id, created);
+        }
+        let to_anthropic = anthropic::MessagesStream::new(id, &self.model);
+        if self.kind.openai_shaped() {
+            Box::new(to_anthropic)
+        } else {
+            Box::new(Chain {
+                first: dialect::stream_translator(self, id, created),
+                second: to_anthropic,
+                mid: Vec::with_capacity(1024),
+            })
+        }
     }
 
-    /// Translate a whole 2xx body into an OpenAI `chat.completion`; its usage.
+    /// Translate a whole 2xx body into an OpenAI `chat.completion` (an Anthropic
+    /// message for the Messages ingress); its usage.
     pub(super) fn response(
         &self,
         body: &[u8],
@@ -173,7 +244,19 @@ impl Translation {
         created: u64,
         out: &mut Vec<u8>,
     ) -> Result<Usage, TranslateError> {
-        dialect::response(self, body, id, created, out)
+        if !self.ingress {
+            return dialect::response(self, body, id, created, out);
+        }
+        let mut openai = Vec::new();
+        let body = if self.kind.openai_shaped() {
+            body
+        } else {
+            dialect::response(self, body, id, created, &mut openai)?;
+            &openai[..]
+        };
+        let chat: ChatResponse = serde_json::from_slice(body)
+            .map_err(|_| TranslateError::BadJson("an OpenAI chat completion"))?;
+        anthropic::write_response(&chat, out)
     }
 
     /// Translate an error answer into an OpenAI error body; the status is kept.
@@ -185,7 +268,49 @@ impl Translation {
         body: &[u8],
         out: &mut Vec<u8>,
     ) -> ErrorKind {
-        dialect::error(self, status, error_type, body, out)
+        if !self.ingress {
+            return dialect::error(self, status, error_type, body, out);
+        }
+        let mut openai = Vec::new();
+        let body = if self.kind.openai_shaped() {
+            body
+        } else {
+            dialect::error(self, status, error_type, body, &mut openai);
+            &openai[..]
+        };
+        anthropic::translate_openai_error(status, body, out).kind
+    }
+}
+
+/// Two stream translators in a row (provider → OpenAI → Anthropic).
+struct Chain {
+    first: Box<dyn StreamTranslator>,
+    second: anthropic::MessagesStream,
+    /// The OpenAI frames between the two, reused.
+    mid: Vec<u8>,
+}
+
+impl StreamTranslator for Chain {
+    fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<(), TranslateError> {
+        self.mid.clear();
+        self.first.feed(input, &mut self.mid)?;
+        self.second.feed(&self.mid, out)
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>) -> Result<(), TranslateError> {
+        self.mid.clear();
+        let first = self.first.finish(&mut self.mid);
+        self.second.feed(&self.mid, out)?;
+        first?;
+        self.second.finish(out)
+    }
+
+    fn usage(&self) -> Usage {
+        self.first.usage()
+    }
+
+    fn error(&self) -> Option<&proto::chat::StreamError> {
+        self.first.error().or(self.second.error())
     }
 }
 
@@ -346,7 +471,7 @@ mod dialect {
 
     use proto::aws::sigv4;
     use proto::chat::{ChatRequest, ErrorKind, StreamTranslator, TranslateError, Usage};
-    use proto::{bedrock, gemini};
+    use proto::{anthropic, bedrock, gemini};
 
     use super::Translation;
     use crate::config::{Provider, ProviderKind, Upstream};
@@ -360,8 +485,16 @@ mod dialect {
         tr: &mut Translation,
         out: &mut Vec<u8>,
     ) -> Result<(), TranslateError> {
-        let _ = provider;
         match tr.kind {
+            ProviderKind::Anthropic => {
+                tr.path = b"/v1/messages".to_vec();
+                let opts = anthropic::RequestOptions {
+                    max_tokens_default: provider.opts.max_tokens_default,
+                };
+                let meta = anthropic::write_request(chat, model, &opts, out)?;
+                tr.json_tool = meta.json_tool;
+                Ok(())
+            }
             ProviderKind::Gemini => {
                 tr.path = gemini::path(model, tr.stream).into_bytes();
                 gemini::write_request(chat, &gemini::RequestOptions::default(), out)
@@ -456,6 +589,13 @@ mod dialect {
         created: u64,
     ) -> Box<dyn StreamTranslator> {
         match tr.kind {
+            ProviderKind::Anthropic => Box::new(anthropic::AnthropicStream::new(
+                id,
+                &tr.model,
+                created,
+                tr.include_usage,
+                tr.json_tool,
+            )),
             ProviderKind::Gemini => Box::new(gemini::GeminiStream::new(
                 id,
                 &tr.model,
@@ -482,6 +622,15 @@ mod dialect {
         out: &mut Vec<u8>,
     ) -> Result<Usage, TranslateError> {
         let (resp, usage) = match tr.kind {
+            ProviderKind::Anthropic => anthropic::parse_response(
+                body,
+                &anthropic::ResponseMeta {
+                    id,
+                    model: &tr.model,
+                    created,
+                    json_tool: tr.json_tool,
+                },
+            )?,
             ProviderKind::Gemini => gemini::parse_response(
                 body,
                 &gemini::ResponseMeta {
@@ -515,6 +664,7 @@ mod dialect {
         out: &mut Vec<u8>,
     ) -> ErrorKind {
         match tr.kind {
+            ProviderKind::Anthropic => anthropic::translate_error(status, body, out).kind,
             ProviderKind::Gemini => gemini::translate_error(status, body, out).kind,
             ProviderKind::Bedrock => bedrock::translate_error(status, error_type, body, out).kind,
             other => unreachable!("{} is not a translated provider kind", other.as_str()),
