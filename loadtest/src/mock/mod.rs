@@ -35,12 +35,21 @@
 //! the same seed, so one worker serving the same request sequence writes the same bytes.
 //! `created` timestamps are [`MockConfig::created`], not the clock.
 
+mod anthropic;
+mod azure;
+mod check;
 mod conn;
+mod gemini;
+mod native;
+mod openai;
 mod plan;
 mod respond;
+mod responses;
 mod rng;
+mod route;
 mod scan;
 mod server;
+mod tools;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -117,6 +126,8 @@ pub const CHUNKS_MAX: u32 = 100_000;
 /// The most embedding inputs, and dimensions, answered per request.
 pub const EMBEDDING_INPUTS_MAX: u32 = 2048;
 pub const EMBEDDING_DIMS_MAX: u32 = 8192;
+/// The most tool calls one answer carries (`x-mock-parallel-tool-calls`).
+pub const TOOL_CALLS_MAX: u32 = 16;
 
 /// How the mock behaves; per-request headers override most fields (see the module docs).
 #[derive(Clone, Debug)]
@@ -178,12 +189,48 @@ pub enum Endpoint {
     Completions,
     Embeddings,
     Models,
+    /// OpenAI `POST /v1/responses`.
+    Responses,
+    /// Anthropic `POST /v1/messages`.
+    Messages,
+    /// Anthropic `POST /v1/messages/count_tokens`.
+    CountTokens,
+    /// Gemini `POST /v1beta/models/{model}:generateContent`.
+    GenerateContent,
+    /// Gemini `POST /v1beta/models/{model}:streamGenerateContent`.
+    StreamGenerateContent,
+    /// Gemini `POST /v1beta/models/{model}:countTokens`.
+    GeminiCountTokens,
+    /// Azure OpenAI `POST /openai/deployments/{deployment}/chat/completions`.
+    AzureChatCompletions,
+    AzureCompletions,
+    AzureEmbeddings,
     /// Anything answered with 404.
     Other,
 }
 
 impl Endpoint {
-    pub const COUNT: usize = 5;
+    pub const COUNT: usize = 14;
+
+    /// Whose error shape and auth rules apply.
+    pub(crate) fn dialect(self) -> native::Dialect {
+        use native::Dialect;
+        match self {
+            Endpoint::ChatCompletions
+            | Endpoint::Completions
+            | Endpoint::Embeddings
+            | Endpoint::Models
+            | Endpoint::Responses
+            | Endpoint::Other => Dialect::OpenAi,
+            Endpoint::Messages | Endpoint::CountTokens => Dialect::Anthropic,
+            Endpoint::GenerateContent
+            | Endpoint::StreamGenerateContent
+            | Endpoint::GeminiCountTokens => Dialect::Gemini,
+            Endpoint::AzureChatCompletions
+            | Endpoint::AzureCompletions
+            | Endpoint::AzureEmbeddings => Dialect::Azure,
+        }
+    }
 }
 
 /// Counters shared by all workers and the caller. Relaxed atomics: each is exact once the
@@ -215,7 +262,8 @@ impl MockStats {
     pub fn summary(&self) -> String {
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         format!(
-            "connections {} (open {}), requests {} (chat {}, completions {}, embeddings {}, models {}, other {}), \
+            "connections {} (open {}), requests {} (chat {}, completions {}, embeddings {}, models {}, \
+             responses {}, anthropic {}, gemini {}, azure {}, other {}), \
              streams {} started / {} completed / {} aborted, faults {}, bytes in {} out {}",
             get(&self.connections_accepted),
             get(&self.connections_open),
@@ -224,6 +272,14 @@ impl MockStats {
             self.requests(Endpoint::Completions),
             self.requests(Endpoint::Embeddings),
             self.requests(Endpoint::Models),
+            self.requests(Endpoint::Responses),
+            self.requests(Endpoint::Messages) + self.requests(Endpoint::CountTokens),
+            self.requests(Endpoint::GenerateContent)
+                + self.requests(Endpoint::StreamGenerateContent)
+                + self.requests(Endpoint::GeminiCountTokens),
+            self.requests(Endpoint::AzureChatCompletions)
+                + self.requests(Endpoint::AzureCompletions)
+                + self.requests(Endpoint::AzureEmbeddings),
             self.requests(Endpoint::Other),
             get(&self.streams_started),
             get(&self.streams_completed),
