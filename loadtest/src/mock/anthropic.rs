@@ -221,6 +221,12 @@ fn conversation<'a>(o: &'a Map<String, Value>, root: &Path) -> Checked<bool> {
         let turn = turns.last_mut().expect("a turn was pushed");
         content(mo, &mp, user, last, turn)?;
     }
+    // Nothing precedes the first turn: it may hold no tool results.
+    let start = Turn {
+        user: true,
+        ..Turn::default()
+    };
+    answered(&start, &turns[0], &p)?;
     for pair in turns.windows(2) {
         answered(&pair[0], &pair[1], &p)?;
     }
@@ -511,13 +517,7 @@ fn tool_use(call: &Call, seed: u64, i: usize, input: Value) -> Value {
 fn answer(ctx: &Ctx, req: &Request, calls: &[Call]) -> Decision {
     let plan = ctx.plan;
     let len = length(plan, req.max_tokens);
-    let (stop_reason, output) = if !calls.is_empty() {
-        ("tool_use", tools::tokens(calls))
-    } else if len.truncated {
-        ("max_tokens", len.words)
-    } else {
-        ("end_turn", len.words)
-    };
+    let (stop_reason, output) = native::ending(len, calls, ["tool_use", "max_tokens", "end_turn"]);
     let mut message = json!({
         "id": id("msg_", plan.seed),
         "type": "message",
@@ -616,14 +616,8 @@ fn stream(
         }),
     );
     f.event(Some("message_stop"), &json!({"type": "message_stop"}));
-    let mut error = Vec::new();
-    proto::sse::write_event(
-        &mut error,
-        Some(b"error"),
-        json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
-            .to_string()
-            .as_bytes(),
-    );
-    f.set_error(error);
+    let error =
+        json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}});
+    f.set_error(native::error_event(&error));
     f
 }

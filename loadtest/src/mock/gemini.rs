@@ -27,7 +27,7 @@ use serde_json::{json, Map, Value};
 use super::check::{
     self, array, each, number, object, one_of, string, uint, Checked, Invalid, Path, Problem,
 };
-use super::native::{id, length, Ctx, Decision, Frames};
+use super::native::{self, id, length, Ctx, Decision, Frames};
 use super::tools::{self, Call, Choice, Offer, Tool};
 use super::Endpoint;
 
@@ -565,17 +565,12 @@ fn call_parts(calls: &[Call]) -> Value {
 fn answer(ctx: &Ctx, req: &Request, calls: &[Call]) -> Decision {
     let plan = ctx.plan;
     let len = length(plan, req.max_tokens);
-    let finish = if len.truncated && calls.is_empty() {
-        "MAX_TOKENS"
-    } else {
-        "STOP"
-    };
+    let (finish, output) = native::ending(len, calls, ["STOP", "MAX_TOKENS", "STOP"]);
     if ctx.route.endpoint != Endpoint::StreamGenerateContent {
-        let (parts, output) = if calls.is_empty() {
-            let text = super::native::text(plan.seed, len.words);
-            (json!([{ "text": text }]), len.words)
+        let parts = if calls.is_empty() {
+            json!([{ "text": native::text(plan.seed, len.words) }])
         } else {
-            (call_parts(calls), tools::tokens(calls))
+            call_parts(calls)
         };
         return Decision::json(&response(ctx, parts, Some(finish), output));
     }
@@ -595,7 +590,7 @@ fn answer(ctx: &Ctx, req: &Request, calls: &[Call]) -> Decision {
     };
     f.content_start();
     if calls.is_empty() {
-        let pieces = super::native::text_pieces(plan.seed, len.words, plan.chunks);
+        let pieces = native::text_pieces(plan.seed, len.words, plan.chunks);
         let last = pieces.len();
         for (k, piece) in pieces.into_iter().enumerate() {
             let so_far = proto::openai::synth::chunk_end(k as u32 + 1, len.words, plan.chunks);
@@ -606,7 +601,7 @@ fn answer(ctx: &Ctx, req: &Request, calls: &[Call]) -> Decision {
             );
         }
     } else {
-        let v = response(ctx, call_parts(calls), Some("STOP"), tools::tokens(calls));
+        let v = response(ctx, call_parts(calls), Some(finish), output);
         frame(&mut f, &v);
     }
     f.content_end();

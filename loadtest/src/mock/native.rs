@@ -18,6 +18,7 @@ use serde_json::Value;
 
 use super::plan::Plan;
 use super::route::{query, Route};
+use super::tools::{self, Call};
 use super::{anthropic, azure, gemini, openai, responses, Endpoint};
 
 /// Whose error shapes and auth rules a route follows.
@@ -166,6 +167,18 @@ pub(crate) fn length(plan: &Plan, max: Option<u64>) -> Length {
     len
 }
 
+/// How an answer ends, in a format's words, and its output tokens. `names` are the
+/// format's words for (tool calls, cut by the output limit, complete).
+pub(crate) fn ending<'a>(len: Length, calls: &[Call], names: [&'a str; 3]) -> (&'a str, u32) {
+    if !calls.is_empty() {
+        (names[0], tools::tokens(calls))
+    } else if len.truncated {
+        (names[1], len.words)
+    } else {
+        (names[2], len.words)
+    }
+}
+
 /// The whole synthetic text: the same words the OpenAI endpoints write for this seed.
 pub(crate) fn text(seed: u64, words: u32) -> String {
     let mut out = Vec::new();
@@ -185,9 +198,17 @@ pub(crate) fn text_pieces(seed: u64, words: u32, chunks: u32) -> Vec<String> {
         .collect()
 }
 
+/// An `event: error` SSE frame carrying `body`: what Anthropic and the Responses API
+/// send inside a 200 stream that fails.
+pub(crate) fn error_event(body: &Value) -> Vec<u8> {
+    let mut frame = Vec::new();
+    write_event(&mut frame, Some(b"error"), body.to_string().as_bytes());
+    frame
+}
+
 /// `prefix` and 24 hex digits of the response seed: an id in the provider's style.
 pub(crate) fn id(prefix: &str, seed: u64) -> String {
-    super::tools::call_id(prefix, seed, usize::MAX)
+    tools::call_id(prefix, seed, usize::MAX)
 }
 
 /// Where a cut stream (`die-mid-stream`, `stream-error`) stops: after the frames before

@@ -350,13 +350,8 @@ fn output_text(text: &str) -> Value {
 
 fn answer(ctx: &Ctx, req: &Request, calls: &[Call]) -> Decision {
     let len = length(ctx.plan, req.max_tokens);
-    let (status, output) = if !calls.is_empty() {
-        ("completed", tools::tokens(calls))
-    } else if len.truncated {
-        ("incomplete", len.words)
-    } else {
-        ("completed", len.words)
-    };
+    let (status, output) =
+        super::native::ending(len, calls, ["completed", "incomplete", "completed"]);
     let text = super::native::text(ctx.plan.seed, len.words);
     let item_status = if status == "incomplete" {
         "incomplete"
@@ -394,9 +389,7 @@ fn answer(ctx: &Ctx, req: &Request, calls: &[Call]) -> Decision {
     };
     s.event(last, json!({"response": done}));
     let error = json!({"type": "error", "code": "server_error", "message": "The server had an error while processing your request (injected by sluice mock).", "param": null, "sequence_number": s.frames.cut()});
-    let mut frame = Vec::new();
-    proto::sse::write_event(&mut frame, Some(b"error"), error.to_string().as_bytes());
-    s.frames.set_error(frame);
+    s.frames.set_error(super::native::error_event(&error));
     Decision::Stream(s.frames)
 }
 

@@ -37,47 +37,46 @@ pub(crate) fn route(buf: &[u8], head: &RequestHead) -> Route {
     }
     let base = head.path.start as usize;
     if let Some(rest) = path.strip_prefix(AZURE) {
-        let Some(slash) = rest.iter().position(|&b| b == b'/') else {
-            return plain(Endpoint::Other);
-        };
-        let endpoint = match &rest[slash..] {
-            b"/chat/completions" => Endpoint::AzureChatCompletions,
-            b"/completions" => Endpoint::AzureCompletions,
-            b"/embeddings" => Endpoint::AzureEmbeddings,
-            _ => return plain(Endpoint::Other),
-        };
-        let start = base + AZURE.len();
-        return named(endpoint, start, start + slash);
+        return named(base + AZURE.len(), rest, b'/', &AZURE_ACTIONS);
     }
     for prefix in GEMINI {
-        let Some(rest) = path.strip_prefix(prefix) else {
-            continue;
-        };
-        let Some(colon) = rest.iter().position(|&b| b == b':') else {
-            return plain(Endpoint::Other);
-        };
-        let endpoint = match &rest[colon + 1..] {
-            b"generateContent" => Endpoint::GenerateContent,
-            b"streamGenerateContent" => Endpoint::StreamGenerateContent,
-            b"countTokens" => Endpoint::GeminiCountTokens,
-            _ => return plain(Endpoint::Other),
-        };
-        let start = base + prefix.len();
-        return named(endpoint, start, start + colon);
+        if let Some(rest) = path.strip_prefix(prefix) {
+            return named(base + prefix.len(), rest, b':', &GEMINI_ACTIONS);
+        }
     }
     plain(Endpoint::Other)
 }
 
-fn named(endpoint: Endpoint, start: usize, end: usize) -> Route {
-    if start == end {
-        return Route {
-            endpoint: Endpoint::Other,
-            model: None,
-        };
-    }
-    Route {
-        endpoint,
-        model: Some(Span::new(start, end)),
+const AZURE_ACTIONS: [(&[u8], Endpoint); 3] = [
+    (b"chat/completions", Endpoint::AzureChatCompletions),
+    (b"completions", Endpoint::AzureCompletions),
+    (b"embeddings", Endpoint::AzureEmbeddings),
+];
+const GEMINI_ACTIONS: [(&[u8], Endpoint); 3] = [
+    (b"generateContent", Endpoint::GenerateContent),
+    (b"streamGenerateContent", Endpoint::StreamGenerateContent),
+    (b"countTokens", Endpoint::GeminiCountTokens),
+];
+
+/// `rest` is `{model}{sep}{action}`, starting at `start` in the buffer: the action's
+/// endpoint with the model's span, or `Other` for an empty model or unknown action.
+fn named(start: usize, rest: &[u8], sep: u8, actions: &[(&[u8], Endpoint)]) -> Route {
+    let other = Route {
+        endpoint: Endpoint::Other,
+        model: None,
+    };
+    let Some(at) = rest.iter().position(|&b| b == sep).filter(|&at| at > 0) else {
+        return other;
+    };
+    match actions
+        .iter()
+        .find(|(action, _)| *action == &rest[at + 1..])
+    {
+        Some(&(_, endpoint)) => Route {
+            endpoint,
+            model: Some(Span::new(start, start + at)),
+        },
+        None => other,
     }
 }
 

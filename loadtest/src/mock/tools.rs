@@ -154,7 +154,7 @@ fn sample(prop: &Value, i: usize) -> Value {
 
 /// A call id: `prefix` and 24 hex digits from the response seed and the call's index.
 pub(crate) fn call_id(prefix: &str, seed: u64, i: usize) -> String {
-    let a = mix(seed ^ mix(i as u64 + 1));
+    let a = mix(seed ^ mix((i as u64).wrapping_add(1)));
     format!("{prefix}{:016x}{:08x}", a, mix(a) >> 32)
 }
 
