@@ -553,71 +553,70 @@ fn stream(
     output: u32,
 ) -> Frames {
     let plan = ctx.plan;
-    let mut f = Frames::sse();
-    f.event(
-        Some("message_start"),
-        &json!({"type": "message_start", "message": message}),
-    );
-    let start = |f: &mut Frames, index: usize, block: Value| {
-        f.event(
-            Some("content_block_start"),
-            &json!({"type": "content_block_start", "index": index, "content_block": block}),
-        );
-    };
-    let delta = |f: &mut Frames, index: usize, delta: Value| {
-        f.event(
-            Some("content_block_delta"),
-            &json!({"type": "content_block_delta", "index": index, "delta": delta}),
-        );
-    };
-    let stop = |f: &mut Frames, index: usize| {
-        f.event(
-            Some("content_block_stop"),
-            &json!({"type": "content_block_stop", "index": index}),
-        );
-    };
-    let ping = |f: &mut Frames| f.event(Some("ping"), &json!({"type": "ping"}));
+    let mut e = Events(Frames::sse());
+    e.send("message_start", json!({"message": message}));
     if calls.is_empty() {
-        start(&mut f, 0, json!({"type": "text", "text": ""}));
-        ping(&mut f);
-        f.content_start();
+        e.block_start(0, json!({"type": "text", "text": ""}));
+        e.send("ping", json!({}));
+        e.0.content_start();
         for piece in native::text_pieces(plan.seed, words, plan.chunks) {
-            delta(&mut f, 0, json!({"type": "text_delta", "text": piece}));
+            e.block_delta(0, json!({"type": "text_delta", "text": piece}));
         }
-        f.content_end();
-        stop(&mut f, 0);
+        e.0.content_end();
+        e.send("content_block_stop", json!({"index": 0}));
     } else {
         for (i, call) in calls.iter().enumerate() {
-            start(&mut f, i, tool_use(call, plan.seed, i, json!({})));
+            e.block_start(i, tool_use(call, plan.seed, i, json!({})));
             if i == 0 {
-                ping(&mut f);
-                f.content_start();
+                e.send("ping", json!({}));
+                e.0.content_start();
             }
-            let args = call.arguments_json();
-            for piece in tools::fragments(&args, plan.chunks) {
-                delta(
-                    &mut f,
+            for piece in tools::fragments(&call.arguments_json(), plan.chunks) {
+                e.block_delta(
                     i,
                     json!({"type": "input_json_delta", "partial_json": piece}),
                 );
             }
             if i + 1 == calls.len() {
-                f.content_end();
+                e.0.content_end();
             }
-            stop(&mut f, i);
+            e.send("content_block_stop", json!({"index": i}));
         }
     }
-    f.event(
-        Some("message_delta"),
-        &json!({
-            "type": "message_delta",
+    e.send(
+        "message_delta",
+        json!({
             "delta": {"stop_reason": stop_reason, "stop_sequence": Value::Null},
             "usage": {"output_tokens": output},
         }),
     );
-    f.event(Some("message_stop"), &json!({"type": "message_stop"}));
+    e.send("message_stop", json!({}));
     let error =
         json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}});
-    f.set_error(native::error_event(&error));
-    f
+    e.0.set_error(native::error_event(&error));
+    e.0
+}
+
+/// Named events whose data carries the same name as `type`.
+struct Events(Frames);
+
+impl Events {
+    fn send(&mut self, name: &str, mut data: Value) {
+        data["type"] = json!(name);
+        self.0.event(Some(name), &data);
+    }
+
+    fn block_start(&mut self, index: usize, block: Value) {
+        self.send(
+            "content_block_start",
+            json!({"index": index, "content_block": block}),
+        );
+    }
+
+    fn block_delta(&mut self, index: usize, delta: Value) {
+        self.send(
+            "content_block_delta",
+            json!({"index": index, "delta": delta}),
+        );
+    }
 }

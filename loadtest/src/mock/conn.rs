@@ -357,37 +357,14 @@ async fn respond(
             return Ok(Next::Close);
         }
     }
-    // Native formats (and OpenAI tool calls) are parsed and checked first: a request the
-    // provider would refuse is refused before any injected fault.
-    let decision = if native::is_native(route.endpoint, plan) {
-        native::decide(&Ctx {
-            buf: req.buf,
-            head: &req.head,
-            headers: req.headers,
-            body: req.body,
-            route,
-            plan,
-            created: shared.cfg.created,
-        })
-    } else {
-        Decision::Fast
-    };
-    let streaming = match &decision {
-        Decision::Stream(_) => true,
-        Decision::Fast => fast_stream(route.endpoint, req.body),
-        Decision::Json(_) | Decision::Reject { .. } => false,
-    };
-    let fault = match plan.fault {
-        _ if matches!(decision, Decision::Reject { .. }) => Fault::None,
-        Fault::StreamError if !streaming => Fault::Status(500),
-        f => f,
-    };
+    let decision = decide(shared, req, route, plan);
+    let fault = effective_fault(plan, &decision, route.endpoint, req.body);
     if fault != Fault::None {
         stats.faults_injected.fetch_add(1, Ordering::Relaxed);
     }
     let frame = scratch.frame;
-    let retry_after_s = match fault {
-        Fault::None | Fault::Close | Fault::DieMidStream | Fault::StreamError => None,
+    let (status, retry_after_s) = match fault {
+        Fault::None | Fault::Close | Fault::DieMidStream | Fault::StreamError => (0, None),
         Fault::Reset => {
             out.flush(stats).await?;
             return Ok(Next::Reset);
@@ -397,14 +374,10 @@ async fn respond(
             stall(out, frame, shared).await;
             return Ok(Next::Close);
         }
-        Fault::Status(_) => Some(None),
-        Fault::RateLimit { retry_after_s } => Some(Some(retry_after_s)),
+        Fault::Status(s) => (s, None),
+        Fault::RateLimit { retry_after_s } => (429, Some(retry_after_s)),
     };
-    if let Some(retry_after_s) = retry_after_s {
-        let status = match fault {
-            Fault::Status(s) => s,
-            _ => 429,
-        };
+    if status != 0 {
         frame.clear();
         native::fault_body(frame, route.endpoint.dialect(), status, plan.seed);
         return send(out, &job, status, frame, retry_after_s).await;
@@ -414,6 +387,39 @@ async fn respond(
         Decision::Reject { status, body } => send(out, &job, status, &body, None).await,
         Decision::Json(body) => whole(out, &job, 200, &body).await,
         Decision::Stream(frames) => stream(out, frame, &job, Frames::Native(frames)).await,
+    }
+}
+
+/// Native formats (and OpenAI tool calls) are parsed and checked before anything else,
+/// so a request the provider would refuse is refused before any injected fault.
+fn decide(shared: &Shared, req: &Req<'_>, route: Route, plan: &Plan) -> Decision {
+    if !native::is_native(route.endpoint, plan) {
+        return Decision::Fast;
+    }
+    native::decide(&Ctx {
+        buf: req.buf,
+        head: &req.head,
+        headers: req.headers,
+        body: req.body,
+        route,
+        plan,
+        created: shared.cfg.created,
+    })
+}
+
+/// The plan's fault as it applies to this answer: none for a refused request, and
+/// `stream-error` on an answer that does not stream is a 500. Whether the answer streams
+/// is looked up only then: the fast path scans the body for `stream` once, later.
+fn effective_fault(plan: &Plan, decision: &Decision, endpoint: Endpoint, body: &[u8]) -> Fault {
+    let streams = || match decision {
+        Decision::Stream(_) => true,
+        Decision::Fast => fast_stream(endpoint, body),
+        Decision::Json(_) | Decision::Reject { .. } => false,
+    };
+    match plan.fault {
+        _ if matches!(decision, Decision::Reject { .. }) => Fault::None,
+        Fault::StreamError if !streams() => Fault::Status(500),
+        f => f,
     }
 }
 

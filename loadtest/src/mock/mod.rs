@@ -1,4 +1,5 @@
-//! The mock OpenAI-compatible upstream.
+//! The mock upstream: OpenAI-compatible, and speaking Anthropic's, Gemini's, Azure
+//! OpenAI's and the OpenAI Responses API's native wire formats.
 //!
 //! [`start`] binds one `SO_REUSEPORT` listener per worker on the same port, and runs each
 //! on its own thread and monoio runtime (io_uring, or epoll when io_uring is unavailable
@@ -6,11 +7,27 @@
 //! every connection owns a few buffers that it reuses for all its requests, and nothing
 //! on the request path takes a lock unless request recording is on.
 //!
-//! Endpoints: `POST /v1/chat/completions` (streaming when the body says `"stream": true`),
-//! `POST /v1/completions`, `POST /v1/embeddings`, `GET /v1/models`; anything else is an
-//! OpenAI-shaped 404. The `/v1` prefix is optional.
+//! Endpoints (the `/v1` prefix of the OpenAI and Anthropic paths is optional; anything
+//! else is an OpenAI-shaped 404):
 //!
-//! Behaviour comes from [`MockConfig`] and can be overridden per request by headers:
+//! | endpoint | format, auth | module |
+//! |---|---|---|
+//! | `POST /v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `GET /v1/models` | OpenAI; no auth checked (the benchmarks' fast path) | `conn` |
+//! | `POST /v1/responses` | OpenAI Responses API; `Authorization: Bearer` | `responses` |
+//! | `POST /v1/messages`, `/v1/messages/count_tokens` | Anthropic; `x-api-key` and `anthropic-version` | `anthropic` |
+//! | `POST /v1beta/models/{model}:generateContent`, `:streamGenerateContent[?alt=sse]`, `:countTokens` (also `/v1/models/...`) | Gemini; `x-goog-api-key` or `?key=` | `gemini` |
+//! | `POST /openai/deployments/{deployment}/{chat/completions, completions, embeddings}?api-version=` | Azure OpenAI; `api-key` | `azure` |
+//!
+//! Streams are requested as each provider requests them (`"stream": true`, or Gemini's
+//! `:streamGenerateContent`). The OpenAI endpoints are answered from the request bytes
+//! without parsing a tree; the others are parsed with serde_json and checked as the
+//! provider checks them, so a malformed request is refused with the provider's status
+//! and error shape (the modules' docs list the rules) before any injected fault applies.
+//! Every format carries the same text for the same seed, split across stream frames the
+//! same way.
+//!
+//! Behaviour comes from [`MockConfig`] and can be overridden per request by headers, on
+//! every endpoint (error bodies take the endpoint's provider shape):
 //!
 //! | header | effect |
 //! |---|---|
@@ -27,7 +44,10 @@
 //! | `x-mock-fault: stall` | never answer; hold the connection until the client leaves |
 //! | `x-mock-fault: die-mid-stream` | send the head and half the body or frames, then close |
 //! | `x-mock-fault: close` | a complete response with `Connection: close`, then close |
+//! | `x-mock-fault: stream-error` | a stream sends half its content frames, then the format's in-stream error (Anthropic and Responses `event: error`, OpenAI and Gemini a `data:` error object) and ends cleanly; a non-streaming request gets a 500 |
 //! | `x-mock-error-rate: P` | apply the status or fault with probability P (seeded) |
+//! | `x-mock-tool-call: NAME` | answer with a call to tool NAME (`auto`: the forced or first declared tool) when the request declares tools, allows them and ends with a user turn that is not a tool result; see `tools` for the rule and the arguments |
+//! | `x-mock-parallel-tool-calls: N` | that many calls (1..=[`TOOL_CALLS_MAX`]) |
 //!
 //! Determinism: a request's seed is `x-mock-seed` when given, else a function of
 //! [`MockConfig::seed`], the worker, the connection's accept order on that worker and the
