@@ -42,7 +42,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const USAGE: &str = "usage: sluice-loadtest <command> [options]
 
 commands:
-  mock    run the mock OpenAI-compatible upstream until SIGINT/SIGTERM
+  mock    run the mock upstream (OpenAI, Anthropic, Gemini, Azure, Responses) until SIGINT/SIGTERM
           --listen ADDR (127.0.0.1:8000)  --workers N (cores)  --driver auto|io_uring|epoll
           --seed N  --latency-ms N|MIN-MAX  --latency-normal-ms MEAN:STDDEV
           --ttft-ms N  --chunk-interval-ms N  --chunks N  --completion-tokens N

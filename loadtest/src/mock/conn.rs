@@ -15,13 +15,16 @@ use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 use proto::http1::{
     parse_request, write_chunk, BodyFraming, ChunkedDecoder, Error as CodecError, HeaderSpan,
-    Headers, Limits, Method, RequestHead, Status, Version, EMPTY_HEADERS, LAST_CHUNK,
+    Headers, Limits, RequestHead, Status, Version, EMPTY_HEADERS, LAST_CHUNK,
 };
 use proto::openai::synth::{self, ChatStream, CompletionStream, Spec};
 
+use super::native::{self, Ctx, Decision};
+use super::openai;
 use super::plan::{Fault, Plan};
-use super::respond::{codec_error_body, error_body, json_head, sse_head};
+use super::respond::{codec_error_body, json_head, sse_head};
 use super::rng::mix;
+use super::route::{route, Route};
 use super::server::{pause, reset, Shared};
 use super::{scan, Endpoint, MockStats, EMBEDDING_DIMS_MAX, EMBEDDING_INPUTS_MAX};
 
@@ -140,13 +143,14 @@ impl Conn {
                 BodyAt::Decoded => &self.body[..],
             };
             let req = Req {
+                buf,
                 head,
                 headers: &self.headers[..head.header_count],
                 body,
             };
-            let endpoint = route(head.method, head.path.of(buf));
+            let route = route(buf, &head);
             stats.requests_total.fetch_add(1, Ordering::Relaxed);
-            stats.requests_by_endpoint[endpoint as usize].fetch_add(1, Ordering::Relaxed);
+            stats.requests_by_endpoint[route.endpoint as usize].fetch_add(1, Ordering::Relaxed);
             if shared.recorder.is_some() {
                 shared.record(&buf[..head.head_len], body);
             }
@@ -167,7 +171,7 @@ impl Conn {
                 scratch,
                 shared,
                 &req,
-                endpoint,
+                route,
                 &plan,
                 more_buffered,
             )
@@ -287,8 +291,9 @@ impl Conn {
     }
 }
 
-/// One parsed request; spans in `head` and `headers` point into the read buffer.
+/// One parsed request; spans in `head` and `headers` point into `buf`.
 struct Req<'a> {
+    buf: &'a [u8],
     head: RequestHead,
     headers: &'a [HeaderSpan],
     body: &'a [u8],
@@ -297,17 +302,6 @@ struct Req<'a> {
 struct Scratch<'a> {
     frame: &'a mut Vec<u8>,
     model: &'a mut Vec<u8>,
-}
-
-fn route(method: Method, path: &[u8]) -> Endpoint {
-    let path = path.strip_prefix(b"/v1").unwrap_or(path);
-    match (method, path) {
-        (Method::Post, b"/chat/completions") => Endpoint::ChatCompletions,
-        (Method::Post, b"/completions") => Endpoint::Completions,
-        (Method::Post, b"/embeddings") => Endpoint::Embeddings,
-        (Method::Get, b"/models") => Endpoint::Models,
-        _ => Endpoint::Other,
-    }
 }
 
 /// The request's `model`, unescaped into `scratch` only when it has escapes.
@@ -327,29 +321,50 @@ fn model<'a>(body: &'a [u8], scratch: &'a mut Vec<u8>, default: &'a [u8]) -> &'a
     }
 }
 
+/// What every step of an answer needs to know about its request.
+struct Job<'a> {
+    shared: &'a Shared,
+    req: &'a Req<'a>,
+    route: Route,
+    plan: &'a Plan,
+    /// Close the connection after this response.
+    close: bool,
+    /// More pipelined requests are already buffered: the output may wait for theirs.
+    more_buffered: bool,
+}
+
 async fn respond(
     out: &mut Out,
     scratch: Scratch<'_>,
     shared: &Shared,
     req: &Req<'_>,
-    endpoint: Endpoint,
+    route: Route,
     plan: &Plan,
     more_buffered: bool,
 ) -> io::Result<Next> {
     let stats = &*shared.stats;
-    let close = !req.head.keep_alive || plan.fault == Fault::Close;
+    let job = Job {
+        shared,
+        req,
+        route,
+        plan,
+        close: !req.head.keep_alive || plan.fault == Fault::Close,
+        more_buffered,
+    };
     if !plan.latency.is_zero() {
         out.flush(stats).await?;
         if !pause(&shared.stop, plan.latency).await {
             return Ok(Next::Close);
         }
     }
-    if plan.fault != Fault::None {
+    let decision = decide(shared, req, route, plan);
+    let fault = effective_fault(plan, &decision, route.endpoint, req.body);
+    if fault != Fault::None {
         stats.faults_injected.fetch_add(1, Ordering::Relaxed);
     }
     let frame = scratch.frame;
-    match plan.fault {
-        Fault::None | Fault::Close | Fault::DieMidStream => {}
+    let (status, retry_after_s) = match fault {
+        Fault::None | Fault::Close | Fault::DieMidStream | Fault::StreamError => (0, None),
         Fault::Reset => {
             out.flush(stats).await?;
             return Ok(Next::Reset);
@@ -359,29 +374,90 @@ async fn respond(
             stall(out, frame, shared).await;
             return Ok(Next::Close);
         }
-        Fault::Status(status) => {
-            return error(out, frame, status, close, None, more_buffered, stats).await
-        }
-        Fault::RateLimit { retry_after_s } => {
-            return error(
-                out,
-                frame,
-                429,
-                close,
-                Some(retry_after_s),
-                more_buffered,
-                stats,
-            )
-            .await
-        }
+        Fault::Status(s) => (s, None),
+        Fault::RateLimit { retry_after_s } => (429, Some(retry_after_s)),
+    };
+    if status != 0 {
+        frame.clear();
+        native::fault_body(frame, route.endpoint.dialect(), status, plan.seed);
+        return send(out, &job, status, frame, retry_after_s).await;
     }
+    match decision {
+        Decision::Fast => fast(out, frame, scratch.model, &job).await,
+        Decision::Reject { status, body } => send(out, &job, status, &body, None).await,
+        Decision::Json(body) => whole(out, &job, 200, &body).await,
+        Decision::Stream(frames) => stream(out, frame, &job, Frames::Native(frames)).await,
+    }
+}
 
+/// Native formats (and OpenAI tool calls) are parsed and checked before anything else,
+/// so a request the provider would refuse is refused before any injected fault.
+fn decide(shared: &Shared, req: &Req<'_>, route: Route, plan: &Plan) -> Decision {
+    if !native::is_native(route.endpoint, plan) {
+        return Decision::Fast;
+    }
+    native::decide(&Ctx {
+        buf: req.buf,
+        head: &req.head,
+        headers: req.headers,
+        body: req.body,
+        route,
+        plan,
+        created: shared.cfg.created,
+    })
+}
+
+/// The plan's fault as it applies to this answer: none for a refused request, and
+/// `stream-error` on an answer that does not stream is a 500. Whether the answer streams
+/// is looked up only then: the fast path scans the body for `stream` once, later.
+fn effective_fault(plan: &Plan, decision: &Decision, endpoint: Endpoint, body: &[u8]) -> Fault {
+    let streams = || match decision {
+        Decision::Stream(_) => true,
+        Decision::Fast => fast_stream(endpoint, body),
+        Decision::Json(_) | Decision::Reject { .. } => false,
+    };
+    match plan.fault {
+        _ if matches!(decision, Decision::Reject { .. }) => Fault::None,
+        Fault::StreamError if !streams() => Fault::Status(500),
+        f => f,
+    }
+}
+
+/// Whether the fast path streams this request.
+fn fast_stream(endpoint: Endpoint, body: &[u8]) -> bool {
+    matches!(
+        openai_kind(endpoint),
+        Endpoint::ChatCompletions | Endpoint::Completions
+    ) && scan::is_true(body, b"stream")
+}
+
+/// The OpenAI endpoint an Azure endpoint answers as.
+fn openai_kind(endpoint: Endpoint) -> Endpoint {
+    match endpoint {
+        Endpoint::AzureChatCompletions => Endpoint::ChatCompletions,
+        Endpoint::AzureCompletions => Endpoint::Completions,
+        Endpoint::AzureEmbeddings => Endpoint::Embeddings,
+        e => e,
+    }
+}
+
+/// The OpenAI endpoints, answered from the request bytes without building a tree.
+async fn fast(
+    out: &mut Out,
+    frame: &mut Vec<u8>,
+    model_scratch: &mut Vec<u8>,
+    job: &Job<'_>,
+) -> io::Result<Next> {
+    let (shared, req, plan) = (job.shared, job.req, job.plan);
     let default_model = shared
         .cfg
         .models
         .first()
         .map_or(&b"mock-gpt"[..], |m| m.as_bytes());
-    let model = model(req.body, scratch.model, default_model);
+    let model = match job.route.model {
+        Some(deployment) => deployment.of(req.buf),
+        None => model(req.body, model_scratch, default_model),
+    };
     let spec = Spec {
         model,
         seed: plan.seed,
@@ -390,27 +466,35 @@ async fn respond(
         completion_tokens: plan.completion_tokens,
         chunks: plan.chunks,
     };
-    let is_stream = matches!(endpoint, Endpoint::ChatCompletions | Endpoint::Completions)
-        && scan::is_true(req.body, b"stream");
-    if is_stream {
-        let chat = endpoint == Endpoint::ChatCompletions;
-        return stream(out, frame, shared, req, plan, spec, chat, close).await;
+    let endpoint = openai_kind(job.route.endpoint);
+    if fast_stream(endpoint, req.body) {
+        let include_usage = scan::is_true(req.body, b"include_usage");
+        let frames = if endpoint == Endpoint::ChatCompletions {
+            Frames::Chat(ChatStream::new(spec, include_usage).with_finish(plan.finish))
+        } else {
+            Frames::Completion(CompletionStream::new(spec, include_usage).with_finish(plan.finish))
+        };
+        return stream(out, frame, job, frames).await;
     }
-
     let body = whole_body(frame, shared, req, endpoint, plan, &spec);
     let status = if endpoint == Endpoint::Other {
         404
     } else {
         200
     };
-    json_head(&mut out.wbuf, status, body.len(), close, None);
-    if plan.fault == Fault::DieMidStream {
+    whole(out, job, status, body).await
+}
+
+/// A complete response; half of it under `die-mid-stream`.
+async fn whole(out: &mut Out, job: &Job<'_>, status: u16, body: &[u8]) -> io::Result<Next> {
+    json_head(&mut out.wbuf, status, body.len(), job.close, None);
+    if job.plan.fault == Fault::DieMidStream {
         out.wbuf.extend_from_slice(&body[..body.len() / 2]);
-        out.flush(stats).await?;
+        out.flush(&job.shared.stats).await?;
         return Ok(Next::Close);
     }
     out.wbuf.extend_from_slice(body);
-    finish(out, close, more_buffered, stats).await
+    finish(out, job).await
 }
 
 /// The body of a non-streaming response: generated into `frame`, or a body written once
@@ -442,42 +526,35 @@ fn whole_body<'a>(
             );
         }
         Endpoint::Models => return &shared.models_body,
-        Endpoint::Other => return &shared.not_found_body,
+        // The native endpoints never take the fast path (`native::decide` answers them).
+        _ => return &shared.not_found_body,
     }
     frame
 }
 
 /// After a complete response: close, or keep the output batched while more pipelined
 /// requests are already buffered.
-async fn finish(
-    out: &mut Out,
-    close: bool,
-    more_buffered: bool,
-    stats: &MockStats,
-) -> io::Result<Next> {
-    if close {
+async fn finish(out: &mut Out, job: &Job<'_>) -> io::Result<Next> {
+    if job.close {
         return Ok(Next::Close); // the caller flushes before closing
     }
-    if !more_buffered || out.wbuf.len() >= WBUF_FLUSH {
-        out.flush(stats).await?;
+    if !job.more_buffered || out.wbuf.len() >= WBUF_FLUSH {
+        out.flush(&job.shared.stats).await?;
     }
     Ok(Next::KeepAlive)
 }
 
-async fn error(
+/// An error or refusal: `status` with a JSON `body`.
+async fn send(
     out: &mut Out,
-    frame: &mut Vec<u8>,
+    job: &Job<'_>,
     status: u16,
-    close: bool,
+    body: &[u8],
     retry_after_s: Option<u64>,
-    more_buffered: bool,
-    stats: &MockStats,
 ) -> io::Result<Next> {
-    frame.clear();
-    error_body(frame, status);
-    json_head(&mut out.wbuf, status, frame.len(), close, retry_after_s);
-    out.wbuf.extend_from_slice(frame);
-    finish(out, close, more_buffered, stats).await
+    json_head(&mut out.wbuf, status, body.len(), job.close, retry_after_s);
+    out.wbuf.extend_from_slice(body);
+    finish(out, job).await
 }
 
 /// Hold the connection without answering until the client closes it (or the mock stops),
@@ -498,10 +575,12 @@ async fn stall(out: &mut Out, frame: &mut Vec<u8>, shared: &Shared) {
     }
 }
 
-/// Either stream kind, chosen once per request.
+/// A stream's frame source, chosen once per request.
 enum Frames<'a> {
     Chat(ChatStream<'a>),
     Completion(CompletionStream<'a>),
+    /// A native format's stream, rendered ahead.
+    Native(native::Frames),
 }
 
 impl Frames<'_> {
@@ -509,29 +588,52 @@ impl Frames<'_> {
         match self {
             Frames::Chat(s) => s.next_frame(out),
             Frames::Completion(s) => s.next_frame(out),
+            Frames::Native(f) => f.next_frame(out),
+        }
+    }
+
+    /// `(first content frame, content frames)`: chat streams open with a role delta.
+    fn shape(&self, plan: &Plan) -> (u32, u32) {
+        match self {
+            Frames::Chat(_) => (1, plan.chunks),
+            Frames::Completion(_) => (0, plan.chunks),
+            Frames::Native(f) => f.shape(),
+        }
+    }
+
+    /// The frame a `stream-error` fault ends the stream with.
+    fn error(&self, out: &mut Vec<u8>) {
+        match self {
+            Frames::Chat(_) | Frames::Completion(_) => openai::stream_error(out),
+            Frames::Native(f) => out.extend_from_slice(f.error()),
+        }
+    }
+
+    fn content_type(&self) -> &'static [u8] {
+        match self {
+            Frames::Chat(_) | Frames::Completion(_) => b"text/event-stream",
+            Frames::Native(f) => f.content_type(),
         }
     }
 }
 
-/// Stream a completion: the head now, the first frame after `ttft`, content frames
-/// `interval` apart, and the frames that follow the last content frame at once. Each SSE
-/// frame is one HTTP chunk; frames produced together are written together.
-#[allow(clippy::too_many_arguments)]
+/// Stream a response: the head now, the first frame after `ttft`, content frames
+/// `interval` apart, and the frames that follow the last content frame at once. Each
+/// frame is one HTTP chunk; frames produced together are written together. A cut fault
+/// stops after half the content frames: `die-mid-stream` closes the connection there,
+/// `stream-error` writes the format's error frame and ends the body cleanly.
 async fn stream(
     out: &mut Out,
     frame: &mut Vec<u8>,
-    shared: &Shared,
-    req: &Req<'_>,
-    plan: &Plan,
-    spec: Spec<'_>,
-    chat: bool,
-    close: bool,
+    job: &Job<'_>,
+    mut frames: Frames<'_>,
 ) -> io::Result<Next> {
+    let (shared, plan) = (job.shared, job.plan);
     let stats = &*shared.stats;
     // HTTP/1.0 clients cannot read chunked bodies: close-delimit the stream for them.
-    let chunked = req.head.version == Version::Http11;
-    let close = close || !chunked;
-    sse_head(&mut out.wbuf, close, chunked);
+    let chunked = job.req.head.version == Version::Http11;
+    let close = job.close || !chunked;
+    sse_head(&mut out.wbuf, frames.content_type(), close, chunked);
     stats.streams_started.fetch_add(1, Ordering::Relaxed);
     let aborted = |e: io::Error| {
         stats.streams_aborted.fetch_add(1, Ordering::Relaxed);
@@ -542,18 +644,17 @@ async fn stream(
         return Ok(Next::Close);
     }
 
-    let include_usage = scan::is_true(req.body, b"include_usage");
-    let mut frames = if chat {
-        Frames::Chat(ChatStream::new(spec, include_usage).with_finish(plan.finish))
-    } else {
-        Frames::Completion(CompletionStream::new(spec, include_usage).with_finish(plan.finish))
+    let (first_content, content) = frames.shape(plan);
+    let cut_after = matches!(plan.fault, Fault::DieMidStream | Fault::StreamError)
+        .then(|| native::cut(first_content, content));
+    let delayed = |i: u32| i > first_content && i < first_content + content;
+    let write = |wbuf: &mut Vec<u8>, frame: &[u8]| {
+        if chunked {
+            write_chunk(wbuf, frame);
+        } else {
+            wbuf.extend_from_slice(frame);
+        }
     };
-    // Frame numbers: chat streams open with a role delta, then content frames
-    // first_content..first_content + chunks.
-    let first_content = chat as u32;
-    let die_after =
-        (plan.fault == Fault::DieMidStream).then(|| first_content + plan.chunks.div_ceil(2));
-    let delayed = |i: u32| i > first_content && i < first_content + plan.chunks;
     let mut i: u32 = 0;
     loop {
         frame.clear();
@@ -566,15 +667,17 @@ async fn stream(
                 return Ok(Next::Close);
             }
         }
-        if chunked {
-            write_chunk(&mut out.wbuf, frame);
-        } else {
-            out.wbuf.extend_from_slice(frame);
-        }
+        write(&mut out.wbuf, frame);
         i += 1;
-        if die_after == Some(i) {
-            let _ = out.flush(stats).await;
-            return Ok(Next::Close);
+        if cut_after == Some(i) {
+            if plan.fault == Fault::DieMidStream {
+                let _ = out.flush(stats).await;
+                return Ok(Next::Close);
+            }
+            frame.clear();
+            frames.error(frame);
+            write(&mut out.wbuf, frame);
+            break;
         }
         if out.wbuf.len() >= WBUF_FLUSH {
             out.flush(stats).await.map_err(aborted)?;

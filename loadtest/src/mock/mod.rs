@@ -1,4 +1,5 @@
-//! The mock OpenAI-compatible upstream.
+//! The mock upstream: OpenAI-compatible, and speaking Anthropic's, Gemini's, Azure
+//! OpenAI's and the OpenAI Responses API's native wire formats.
 //!
 //! [`start`] binds one `SO_REUSEPORT` listener per worker on the same port, and runs each
 //! on its own thread and monoio runtime (io_uring, or epoll when io_uring is unavailable
@@ -6,11 +7,27 @@
 //! every connection owns a few buffers that it reuses for all its requests, and nothing
 //! on the request path takes a lock unless request recording is on.
 //!
-//! Endpoints: `POST /v1/chat/completions` (streaming when the body says `"stream": true`),
-//! `POST /v1/completions`, `POST /v1/embeddings`, `GET /v1/models`; anything else is an
-//! OpenAI-shaped 404. The `/v1` prefix is optional.
+//! Endpoints (the `/v1` prefix of the OpenAI and Anthropic paths is optional; anything
+//! else is an OpenAI-shaped 404):
 //!
-//! Behaviour comes from [`MockConfig`] and can be overridden per request by headers:
+//! | endpoint | format, auth | module |
+//! |---|---|---|
+//! | `POST /v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `GET /v1/models` | OpenAI; no auth checked (the benchmarks' fast path) | `conn` |
+//! | `POST /v1/responses` | OpenAI Responses API; `Authorization: Bearer` | `responses` |
+//! | `POST /v1/messages`, `/v1/messages/count_tokens` | Anthropic; `x-api-key` and `anthropic-version` | `anthropic` |
+//! | `POST /v1beta/models/{model}:generateContent`, `:streamGenerateContent[?alt=sse]`, `:countTokens` (also `/v1/models/...`) | Gemini; `x-goog-api-key` or `?key=` | `gemini` |
+//! | `POST /openai/deployments/{deployment}/{chat/completions, completions, embeddings}?api-version=` | Azure OpenAI; `api-key` | `azure` |
+//!
+//! Streams are requested as each provider requests them (`"stream": true`, or Gemini's
+//! `:streamGenerateContent`). The OpenAI endpoints are answered from the request bytes
+//! without parsing a tree; the others are parsed with serde_json and checked as the
+//! provider checks them, so a malformed request is refused with the provider's status
+//! and error shape (the modules' docs list the rules) before any injected fault applies.
+//! Every format carries the same text for the same seed, split across stream frames the
+//! same way.
+//!
+//! Behaviour comes from [`MockConfig`] and can be overridden per request by headers, on
+//! every endpoint (error bodies take the endpoint's provider shape):
 //!
 //! | header | effect |
 //! |---|---|
@@ -27,7 +44,10 @@
 //! | `x-mock-fault: stall` | never answer; hold the connection until the client leaves |
 //! | `x-mock-fault: die-mid-stream` | send the head and half the body or frames, then close |
 //! | `x-mock-fault: close` | a complete response with `Connection: close`, then close |
+//! | `x-mock-fault: stream-error` | a stream sends half its content frames, then the format's in-stream error (Anthropic and Responses `event: error`, OpenAI and Gemini a `data:` error object) and ends cleanly; a non-streaming request gets a 500 |
 //! | `x-mock-error-rate: P` | apply the status or fault with probability P (seeded) |
+//! | `x-mock-tool-call: NAME` | answer with a call to tool NAME (`auto`: the forced or first declared tool) when the request declares tools, allows them and ends with a user turn that is not a tool result; see `tools` for the rule and the arguments |
+//! | `x-mock-parallel-tool-calls: N` | that many calls (1..=[`TOOL_CALLS_MAX`]) |
 //!
 //! Determinism: a request's seed is `x-mock-seed` when given, else a function of
 //! [`MockConfig::seed`], the worker, the connection's accept order on that worker and the
@@ -35,12 +55,21 @@
 //! the same seed, so one worker serving the same request sequence writes the same bytes.
 //! `created` timestamps are [`MockConfig::created`], not the clock.
 
+mod anthropic;
+mod azure;
+mod check;
 mod conn;
+mod gemini;
+mod native;
+mod openai;
 mod plan;
 mod respond;
+mod responses;
 mod rng;
+mod route;
 mod scan;
 mod server;
+mod tools;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -117,6 +146,8 @@ pub const CHUNKS_MAX: u32 = 100_000;
 /// The most embedding inputs, and dimensions, answered per request.
 pub const EMBEDDING_INPUTS_MAX: u32 = 2048;
 pub const EMBEDDING_DIMS_MAX: u32 = 8192;
+/// The most tool calls one answer carries (`x-mock-parallel-tool-calls`).
+pub const TOOL_CALLS_MAX: u32 = 16;
 
 /// How the mock behaves; per-request headers override most fields (see the module docs).
 #[derive(Clone, Debug)]
@@ -178,12 +209,48 @@ pub enum Endpoint {
     Completions,
     Embeddings,
     Models,
+    /// OpenAI `POST /v1/responses`.
+    Responses,
+    /// Anthropic `POST /v1/messages`.
+    Messages,
+    /// Anthropic `POST /v1/messages/count_tokens`.
+    CountTokens,
+    /// Gemini `POST /v1beta/models/{model}:generateContent`.
+    GenerateContent,
+    /// Gemini `POST /v1beta/models/{model}:streamGenerateContent`.
+    StreamGenerateContent,
+    /// Gemini `POST /v1beta/models/{model}:countTokens`.
+    GeminiCountTokens,
+    /// Azure OpenAI `POST /openai/deployments/{deployment}/chat/completions`.
+    AzureChatCompletions,
+    AzureCompletions,
+    AzureEmbeddings,
     /// Anything answered with 404.
     Other,
 }
 
 impl Endpoint {
-    pub const COUNT: usize = 5;
+    pub const COUNT: usize = 14;
+
+    /// Whose error shape and auth rules apply.
+    pub(crate) fn dialect(self) -> native::Dialect {
+        use native::Dialect;
+        match self {
+            Endpoint::ChatCompletions
+            | Endpoint::Completions
+            | Endpoint::Embeddings
+            | Endpoint::Models
+            | Endpoint::Responses
+            | Endpoint::Other => Dialect::OpenAi,
+            Endpoint::Messages | Endpoint::CountTokens => Dialect::Anthropic,
+            Endpoint::GenerateContent
+            | Endpoint::StreamGenerateContent
+            | Endpoint::GeminiCountTokens => Dialect::Gemini,
+            Endpoint::AzureChatCompletions
+            | Endpoint::AzureCompletions
+            | Endpoint::AzureEmbeddings => Dialect::Azure,
+        }
+    }
 }
 
 /// Counters shared by all workers and the caller. Relaxed atomics: each is exact once the
@@ -215,7 +282,8 @@ impl MockStats {
     pub fn summary(&self) -> String {
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         format!(
-            "connections {} (open {}), requests {} (chat {}, completions {}, embeddings {}, models {}, other {}), \
+            "connections {} (open {}), requests {} (chat {}, completions {}, embeddings {}, models {}, \
+             responses {}, anthropic {}, gemini {}, azure {}, other {}), \
              streams {} started / {} completed / {} aborted, faults {}, bytes in {} out {}",
             get(&self.connections_accepted),
             get(&self.connections_open),
@@ -224,6 +292,14 @@ impl MockStats {
             self.requests(Endpoint::Completions),
             self.requests(Endpoint::Embeddings),
             self.requests(Endpoint::Models),
+            self.requests(Endpoint::Responses),
+            self.requests(Endpoint::Messages) + self.requests(Endpoint::CountTokens),
+            self.requests(Endpoint::GenerateContent)
+                + self.requests(Endpoint::StreamGenerateContent)
+                + self.requests(Endpoint::GeminiCountTokens),
+            self.requests(Endpoint::AzureChatCompletions)
+                + self.requests(Endpoint::AzureCompletions)
+                + self.requests(Endpoint::AzureEmbeddings),
             self.requests(Endpoint::Other),
             get(&self.streams_started),
             get(&self.streams_completed),

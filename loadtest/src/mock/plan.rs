@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
-use proto::http1::HeaderSpan;
+use proto::http1::{HeaderSpan, Span};
 use proto::openai::synth::FinishReason;
 
 use super::rng::Rng;
 use super::scan;
-use super::{MockConfig, CHUNKS_MAX, COMPLETION_TOKENS_MAX, DELAY_MS_MAX};
+use super::{MockConfig, CHUNKS_MAX, COMPLETION_TOKENS_MAX, DELAY_MS_MAX, TOOL_CALLS_MAX};
 
 /// A misbehaviour to inject instead of (or into) the normal response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,6 +23,9 @@ pub(crate) enum Fault {
     Reset,
     Stall,
     DieMidStream,
+    /// A stream sends half its content frames, then the format's in-stream error event,
+    /// and ends cleanly. A non-streaming request gets a 500 in the format's error shape.
+    StreamError,
     Close,
 }
 
@@ -37,6 +40,11 @@ pub(crate) struct Plan {
     pub completion_tokens: u32,
     pub finish: FinishReason,
     pub fault: Fault,
+    /// `x-mock-tool-call`: the tool to call (`auto`: the first declared), as a span of the
+    /// request buffer. Acted on only when the request declares tools (see `mock::tools`).
+    pub tool_call: Option<Span>,
+    /// `x-mock-parallel-tool-calls`, in `1..=TOOL_CALLS_MAX`.
+    pub tool_calls: u32,
 }
 
 /// Header overrides as read from the request, before they are combined with the config.
@@ -53,6 +61,8 @@ struct Overrides {
     fault: Option<Fault>,
     retry_after_s: Option<u64>,
     error_rate: Option<f64>,
+    tool_call: Option<Span>,
+    tool_calls: Option<u64>,
 }
 
 const PREFIX: &[u8] = b"x-mock-";
@@ -94,6 +104,10 @@ impl Overrides {
                     .and_then(|s| s.trim().parse().ok());
             } else if is(b"fault") {
                 o.fault = parse_fault(value, num);
+            } else if is(b"tool-call") {
+                o.tool_call = (!value.is_empty()).then_some(h.value);
+            } else if is(b"parallel-tool-calls") {
+                o.tool_calls = num;
             }
         }
         o
@@ -110,6 +124,8 @@ fn parse_fault(value: &[u8], num: Option<u64>) -> Option<Fault> {
         Fault::DieMidStream
     } else if is(b"close") {
         Fault::Close
+    } else if is(b"stream-error") {
+        Fault::StreamError
     } else if num == Some(429) {
         Fault::RateLimit { retry_after_s: 1 }
     } else {
@@ -212,6 +228,10 @@ impl Plan {
             completion_tokens,
             finish,
             fault,
+            tool_call: o.tool_call,
+            tool_calls: o
+                .tool_calls
+                .map_or(1, |n| n.clamp(1, TOOL_CALLS_MAX as u64) as u32),
         }
     }
 }
@@ -288,6 +308,14 @@ mod tests {
         assert_eq!(p.interval, Duration::from_millis(3));
         assert_eq!(p.chunks, 1, "at least one content frame");
         assert_eq!(p.completion_tokens, 40);
+        assert_eq!((p.tool_call, p.tool_calls), (None, 1));
+        let (buf, spans) = headers(&[
+            ("x-mock-tool-call", "get_weather"),
+            ("x-mock-parallel-tool-calls", "999"),
+        ]);
+        let p = Plan::decide(&cfg, &buf, &spans, b"{}", 1);
+        assert_eq!(p.tool_call.map(|s| s.of(&buf)), Some(&b"get_weather"[..]));
+        assert_eq!(p.tool_calls, TOOL_CALLS_MAX);
         // 40 words in 4 frames at 100 tokens/s: 100 ms per frame.
         let p = plan(
             &cfg,
@@ -337,6 +365,7 @@ mod tests {
             Fault::DieMidStream
         );
         assert_eq!(f(&[("x-mock-fault", "close")]), Fault::Close);
+        assert_eq!(f(&[("x-mock-fault", "stream-error")]), Fault::StreamError);
         assert_eq!(f(&[("x-mock-fault", "bogus")]), Fault::None);
         assert_eq!(
             f(&[("x-mock-status", "503"), ("x-mock-error-rate", "0")]),

@@ -24,11 +24,11 @@ pub(crate) fn json_head(
     out.extend_from_slice(b"\r\n");
 }
 
-/// The head of an SSE stream: chunked on HTTP/1.1, close-delimited for HTTP/1.0 clients
+/// The head of a stream (SSE, or Gemini's streamed JSON array): chunked on HTTP/1.1, close-delimited for HTTP/1.0 clients
 /// (which cannot read chunked bodies).
-pub(crate) fn sse_head(out: &mut Vec<u8>, close: bool, chunked: bool) {
+pub(crate) fn sse_head(out: &mut Vec<u8>, content_type: &[u8], close: bool, chunked: bool) {
     write_status_line(out, 200);
-    write_header(out, b"content-type", b"text/event-stream");
+    write_header(out, b"content-type", content_type);
     write_header(out, b"cache-control", b"no-cache");
     if chunked {
         write_header(out, b"transfer-encoding", b"chunked");

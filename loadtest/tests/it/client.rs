@@ -242,3 +242,70 @@ pub fn chat(headers: &[(&str, &str)], stream: bool) -> Vec<u8> {
     };
     request("POST", "/v1/chat/completions", headers, &body)
 }
+
+/// One server-sent event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SseEvent {
+    pub name: Option<String>,
+    pub data: String,
+}
+
+impl SseEvent {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.data)
+            .unwrap_or_else(|e| panic!("event data is not JSON ({e}): {:?}", self.data))
+    }
+}
+
+impl Response {
+    /// The body as SSE events (LF or CRLF line ends), checking that it ends with a blank
+    /// line and that every line is an `event:` or `data:` field.
+    pub fn sse_events(&self) -> Vec<SseEvent> {
+        let text = std::str::from_utf8(&self.body)
+            .expect("utf-8 stream")
+            .replace("\r\n", "\n");
+        let mut frames: Vec<&str> = text.split("\n\n").collect();
+        assert_eq!(frames.pop(), Some(""), "stream ends with a blank line");
+        frames
+            .into_iter()
+            .map(|frame| {
+                let mut event = SseEvent {
+                    name: None,
+                    data: String::new(),
+                };
+                for line in frame.split('\n') {
+                    if let Some(name) = line.strip_prefix("event: ") {
+                        event.name = Some(name.to_owned());
+                    } else if let Some(data) = line.strip_prefix("data: ") {
+                        if !event.data.is_empty() {
+                            event.data.push('\n');
+                        }
+                        event.data.push_str(data);
+                    } else {
+                        panic!("unexpected SSE line {line:?} in {frame:?}");
+                    }
+                }
+                event
+            })
+            .collect()
+    }
+}
+
+impl Response {
+    /// Assert an error answer: `status`, and a JSON body whose string at `pointer`
+    /// contains `needle`. Returns the body for format-specific checks.
+    pub fn error(&self, status: u16, pointer: &str, needle: &str) -> Value {
+        let text = String::from_utf8_lossy(&self.body);
+        assert_eq!(self.status, status, "expected {needle:?}: {text}");
+        let v = self.json();
+        let message = v.pointer(pointer).and_then(Value::as_str);
+        let message = message.unwrap_or_else(|| panic!("no string at {pointer}: {text}"));
+        assert!(message.contains(needle), "{message:?} lacks {needle:?}");
+        v
+    }
+}
+
+/// POST a JSON body on a fresh connection and read the response.
+pub fn post(addr: SocketAddr, path: &str, headers: &[(&str, &str)], body: &Value) -> Response {
+    Client::connect(addr).roundtrip(&request("POST", path, headers, &body.to_string()))
+}

@@ -1,9 +1,18 @@
 //! End-to-end tests of the mock upstream: start it on 127.0.0.1:0 on each monoio driver
 //! and speak raw HTTP/1.1 to it over std::net.
+//!
+//! The native-format tests (`anthropic`, `gemini`, `azure`, `responses`, `tool_calls`)
+//! check wire shapes, not I/O, so they run on the epoll driver only: their bytes go
+//! through the same connection code the OpenAI tests here run on both drivers.
 
+mod anthropic;
+mod azure;
 mod client;
+mod gemini;
 mod plan;
+mod responses;
 mod run;
+mod tool_calls;
 
 use std::io::ErrorKind;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -51,6 +60,19 @@ fn start(driver: Driver, configure: impl FnOnce(&mut MockConfig)) -> MockHandle 
     let mock = mock::start(cfg).expect("mock starts");
     assert_eq!(mock.drivers, vec![driver; workers]);
     mock
+}
+
+/// A mock on the epoll driver, for the native-format tests.
+fn start_epoll(configure: impl FnOnce(&mut MockConfig)) -> MockHandle {
+    start(Driver::Epoll, configure)
+}
+
+/// An epoll mock answering `words` words in `chunks` stream frames.
+fn start_text(words: u32, chunks: u32) -> MockHandle {
+    start_epoll(|c| {
+        c.completion_tokens = words;
+        c.chunks = chunks;
+    })
 }
 
 fn get(a: &AtomicU64) -> u64 {

@@ -401,9 +401,7 @@ impl<'a> Frames<'a> {
             }
             Phase::Content => {
                 self.chunk += 1;
-                // Words [(k-1)*W/n, k*W/n) go in content frame k of n.
-                let until = (self.chunk as u64 * self.spec.completion_tokens as u64
-                    / self.chunks() as u64) as u32;
+                let until = chunk_end(self.chunk, self.spec.completion_tokens, self.chunks());
                 self.chunk_open(out);
                 out.extend_from_slice(if self.chat {
                     b"{\"index\":0,\"delta\":{\"content\":\""
@@ -475,10 +473,21 @@ impl<'a> Frames<'a> {
     }
 }
 
-/// The word generator. Sentences are 6 to 14 words, capitalised, ending in a period; the
-/// last word always ends one.
+/// Where content frame `k` (1-based) of `chunks` ends: words `[chunk_end(k-1),
+/// chunk_end(k))` go in frame `k`, so `chunk_end(chunks) == words`. Every stream writer,
+/// here and in the mock's native formats, splits text this way, so a streamed answer
+/// concatenates to the whole one.
+pub fn chunk_end(k: u32, words: u32, chunks: u32) -> u32 {
+    debug_assert!(k <= chunks.max(1));
+    (k as u64 * words as u64 / chunks.max(1) as u64) as u32
+}
+
+/// The word generator behind every synthetic text. Sentences are 6 to 14 words,
+/// capitalised, ending in a period; the last word always ends one. Words after the first
+/// are written with a leading space, so pieces written by successive
+/// [`write_until`](Words::write_until) calls concatenate to the whole text.
 #[derive(Clone, Debug)]
-struct Words {
+pub struct Words {
     rng: u64,
     /// Words written so far.
     index: u32,
@@ -487,7 +496,8 @@ struct Words {
 }
 
 impl Words {
-    fn new(seed: u64, total: u32) -> Self {
+    /// The text of `total` words for `seed`: the same as [`chat_completion`] writes.
+    pub fn new(seed: u64, total: u32) -> Self {
         Words {
             rng: seed ^ 0x5eed_7e47_0000_0001,
             index: 0,
@@ -497,7 +507,7 @@ impl Words {
     }
 
     /// Append words until `until` (exclusive, capped at `total`) have been written.
-    fn write_until(&mut self, out: &mut Vec<u8>, until: u32) {
+    pub fn write_until(&mut self, out: &mut Vec<u8>, until: u32) {
         while self.index < until.min(self.total) {
             let r = splitmix(&mut self.rng);
             let starts_sentence = self.sentence_left == 0;
