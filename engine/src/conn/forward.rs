@@ -51,7 +51,7 @@ const READ_BYTES: usize = 16 * 1024;
 
 /// Request headers never forwarded: hop-by-hop, framing (recomputed), the client's own
 /// credentials, and sluice's control headers.
-fn forward_request_header(name: &[u8]) -> bool {
+pub(super) fn forward_request_header(name: &[u8]) -> bool {
     const DROP: [&[u8]; 16] = [
         b"host",
         b"authorization",
@@ -170,7 +170,16 @@ pub(super) async fn forward<S: AsyncReadRent + AsyncWriteRent>(
     // other providers' bodies were translated by the caller, their heads are made here).
     wbuf.clear();
     let separate_body = if let Some(tr) = t.translation.as_mut() {
-        if let Err(e) = tr.write_head(provider, up, body, wbuf, SystemTime::now()) {
+        let client_headers = &headers[..head.header_count];
+        if let Err(e) = tr.write_head(
+            provider,
+            up,
+            client_headers,
+            rbuf,
+            body,
+            wbuf,
+            SystemTime::now(),
+        ) {
             return Outcome::Failed(e);
         }
         if body.len() <= INLINE_BODY_BYTES_MAX {

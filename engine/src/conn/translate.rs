@@ -21,7 +21,7 @@ use proto::http1::{
     write_chunk, write_header, write_status_line, HeaderSpan, Headers, ResponseHead, LAST_CHUNK,
 };
 
-use super::forward::{percent_encode_segment, StreamError, Streamer};
+use super::forward::{forward_request_header, percent_encode_segment, StreamError, Streamer};
 use super::{response, write_u64, Endpoint};
 use crate::config::{Provider, ProviderKind, Resolved, Upstream};
 use crate::error::GatewayError;
@@ -186,10 +186,13 @@ fn refusal(e: TranslateError) -> Refusal {
 
 impl Translation {
     /// Append the upstream request head for a body of `body_len` bytes.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn write_head(
         &mut self,
         provider: &Provider,
         up: &Upstream,
+        client_headers: &[HeaderSpan],
+        rbuf: &[u8],
         body: &[u8],
         wbuf: &mut Vec<u8>,
         now: SystemTime,
@@ -207,6 +210,25 @@ impl Translation {
         }
         for (name, value) in &self.headers {
             write_header(wbuf, name.as_bytes(), value.as_bytes());
+        }
+        // The client's end-to-end headers go along (tracing, provider betas), as for
+        // OpenAI-shaped providers; the body's own headers are the gateway's.
+        for h in client_headers {
+            let name = h.name.of(rbuf);
+            if forward_request_header(name)
+                && !name.eq_ignore_ascii_case(b"content-type")
+                && !name.eq_ignore_ascii_case(b"accept")
+                && !provider
+                    .headers
+                    .iter()
+                    .any(|(n, _)| n.as_bytes().eq_ignore_ascii_case(name))
+                && !self
+                    .headers
+                    .iter()
+                    .any(|(n, _)| n.as_bytes().eq_ignore_ascii_case(name))
+            {
+                write_header(wbuf, name, h.value.of(rbuf));
+            }
         }
         write_header(wbuf, b"content-type", b"application/json");
         if self.stream {

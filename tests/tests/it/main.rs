@@ -14,6 +14,7 @@ mod providers;
 mod roundtrip;
 mod shutdown;
 mod tls;
+mod translated;
 mod upstream;
 
 use sluice_tests::*;

@@ -36,7 +36,6 @@ model = "{upstream_model}"
 }
 
 both_drivers!(
-    #[ignore = "until the mock serves Azure deployment URLs"]
     fn azure_addresses_the_deployment_with_api_version_and_api_key(d) {
         let m = recording_mock(d);
         let toml = one_provider(
