@@ -15,7 +15,7 @@ use crossbeam_utils::CachePadded;
 use crate::error::UPSTREAM_ERROR_KINDS;
 
 /// Routes, as metric labels. Index with [`Route`].
-pub const ROUTE_NAMES: [&str; 7] = [
+pub const ROUTE_NAMES: [&str; 8] = [
     "chat_completions",
     "completions",
     "embeddings",
@@ -23,6 +23,7 @@ pub const ROUTE_NAMES: [&str; 7] = [
     "unknown",
     "admin",
     "messages",
+    "responses",
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,6 +35,8 @@ pub enum Route {
     Unknown = 4,
     /// Anthropic's Messages API (`/v1/messages`, `/v1/messages/count_tokens`).
     Messages = 6,
+    /// OpenAI's Responses API (`/v1/responses`), passed through.
+    Responses = 7,
 }
 
 impl Route {

@@ -459,6 +459,7 @@ fn write_openai_request(
     let path: &[u8] = match t.endpoint {
         Endpoint::Chat => b"/chat/completions",
         Endpoint::Completions => b"/completions",
+        Endpoint::Responses => b"/responses",
         // Anthropic's API (only reached for an Anthropic provider): its base URL has no
         // version in it.
         Endpoint::Messages => b"/v1/messages",

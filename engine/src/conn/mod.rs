@@ -90,6 +90,8 @@ enum Endpoint {
     Messages,
     /// Anthropic's `POST /v1/messages/count_tokens`.
     CountTokens,
+    /// OpenAI's `POST /v1/responses`: passed through to OpenAI-shaped providers.
+    Responses,
 }
 
 fn route(method: Method, path: &[u8]) -> (Route, Result<Endpoint, GatewayError>) {
@@ -105,6 +107,7 @@ fn route(method: Method, path: &[u8]) -> (Route, Result<Endpoint, GatewayError>)
         b"/models" => (Route::Models, Endpoint::ListModels, Method::Get),
         b"/messages" => (Route::Messages, Endpoint::Messages, Method::Post),
         b"/messages/count_tokens" => (Route::Messages, Endpoint::CountTokens, Method::Post),
+        b"/responses" => (Route::Responses, Endpoint::Responses, Method::Post),
         _ if p.starts_with(b"/models/") && p.len() > 8 => {
             (Route::Models, Endpoint::GetModel(off + 8), Method::Get)
         }
@@ -333,7 +336,8 @@ impl Conn<'_> {
             | Endpoint::Completions
             | Endpoint::Embeddings
             | Endpoint::Messages
-            | Endpoint::CountTokens => self.completion(io, head, endpoint, body, req).await,
+            | Endpoint::CountTokens
+            | Endpoint::Responses => self.completion(io, head, endpoint, body, req).await,
         };
         // Drop this request's bytes; a pipelined next request moves to the front.
         self.rbuf.drain(..consumed);
@@ -533,6 +537,31 @@ impl Conn<'_> {
                 let detail = b"the demo provider speaks the OpenAI API; configure a provider";
                 self.respond_error(io, GatewayError::UnsupportedEndpoint, Some(detail), req)
                     .await
+            }
+            None if endpoint == Endpoint::Responses => {
+                let detail =
+                    b"the demo provider serves chat completions, completions and embeddings";
+                self.respond_error(io, GatewayError::UnsupportedEndpoint, Some(detail), req)
+                    .await
+            }
+            Some(_)
+                if endpoint == Endpoint::Responses
+                    && !matches!(
+                        provider.kind,
+                        ProviderKind::OpenAi | ProviderKind::OpenAiCompatible
+                    ) =>
+            {
+                let detail = format!(
+                    "/v1/responses is passed through to openai and openai-compatible providers only, not {}",
+                    provider.kind.as_str()
+                );
+                self.respond_error(
+                    io,
+                    GatewayError::UnsupportedEndpoint,
+                    Some(detail.as_bytes()),
+                    req,
+                )
+                .await
             }
             None => demo::respond(self, io, endpoint, body_at, resolved.upstream_name, req).await,
             Some(_)

@@ -152,3 +152,29 @@ both_drivers!(
         assert_eq!(sse_data(&r.body).last().map(String::as_str), Some("[DONE]"));
     }
 );
+
+both_drivers!(
+    fn responses_api_passes_through_to_openai_shaped_providers(d) {
+        let m = recording_mock(d);
+        let gw = Gateway::start(&config(m.addr, "", ""), d);
+        let body = format!(r#"{{"model":"{MODEL}","input":"Say hi","max_output_tokens":64}}"#);
+        let r = gw.client().request(&post("/v1/responses", &body, ""));
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.json()["object"], "response", "{}", r.text());
+        assert!(recorded_head(&m, 0).starts_with("POST /v1/responses HTTP/1.1\r\n"));
+        assert_eq!(recorded_body(&m, 0)["model"], UPSTREAM_MODEL);
+        let stream = body.replace("}", r#","stream":true}"#);
+        let r = gw.client().request(&post("/v1/responses", &stream, ""));
+        assert_eq!(r.status, 200, "{}", r.text());
+        let text = r.text();
+        assert!(text.contains("event: response.created") && text.contains("event: response.completed"), "{text}");
+        // Not a chat request: no usage injection.
+        assert!(recorded_body(&m, 1).get("stream_options").is_none());
+
+        let toml = one_provider(&format!("kind = \"gemini\"\nbase_url = \"http://{}\"", m.addr), "g");
+        let gw = Gateway::start(&toml, d);
+        let r = gw.client().request(&post("/v1/responses", r#"{"model":"m","input":"hi"}"#, ""));
+        assert_eq!(r.status, 400, "{}", r.text());
+        assert_eq!(assert_openai_error(&r.body)["code"], "unsupported_endpoint");
+    }
+);
