@@ -46,6 +46,8 @@ pub struct Record {
     pub error: Option<&'static str>,
     /// The client went away before the response ended.
     pub client_aborted: bool,
+    /// Tokens the provider reported (normalized), when the response carried them.
+    pub usage: Option<proto::chat::Usage>,
 }
 
 /// A worker's handle to the writer.
@@ -160,6 +162,13 @@ pub fn format_record(o: &mut String, r: &Record, models: &[(String, String)]) {
     if let Some(e) = r.error {
         let _ = write!(o, ",\"error\":\"{e}\"");
     }
+    if let Some(u) = &r.usage {
+        let _ = write!(
+            o,
+            ",\"usage\":{{\"input\":{},\"output\":{},\"cache_read\":{},\"cache_write\":{},\"reasoning\":{}}}",
+            u.input, u.output, u.cache_read, u.cache_write, u.reasoning
+        );
+    }
     if r.client_aborted {
         o.push_str(",\"client_aborted\":true");
     }
@@ -221,6 +230,7 @@ mod tests {
             upstream_reused: Some(true),
             error: None,
             client_aborted: false,
+            usage: None,
         }
     }
 

@@ -748,6 +748,11 @@ impl<S: AsyncWriteRent> Streamer<'_, S> {
         let have = (self.ubuf.len() - start) as u64;
         let take = have.min(n) as usize;
         let mut reusable = have <= n;
+        if take as u64 == n && (200..300).contains(&self.req.status) {
+            // The whole body came with the head (the usual case for a JSON answer):
+            // read its usage on the way through.
+            self.req.usage = stream_usage::json_usage(&self.ubuf[start..start + take]);
+        }
         self.wbuf.extend_from_slice(&self.ubuf[start..start + take]);
         self.flush().await?;
         let mut left = n - take as u64;

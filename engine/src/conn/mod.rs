@@ -823,6 +823,7 @@ impl Conn<'_> {
             upstream_reused: req.upstream_reused,
             error: req.error,
             client_aborted: req.client_aborted,
+            usage: req.usage,
         };
         if !w.log.send(record) {
             shard.inc(&shard.access_log_dropped);

@@ -45,6 +45,28 @@ fn usage_chunk(event: &[u8]) -> Option<Usage> {
     chunk.usage.as_ref().map(Usage::from_openai)
 }
 
+/// The `usage` object of an OpenAI-shaped JSON answer (chat, completions, embeddings),
+/// found without parsing the rest: the last `"usage":` in the text that is not inside a
+/// string (there an unescaped quote is impossible, so a match preceded by a backslash is
+/// skipped), then that one value parsed. Usage comes last in OpenAI's answers, so the
+/// search runs from the end; the cost is a reverse `memmem` and a ~100-byte parse.
+pub(super) fn json_usage(body: &[u8]) -> Option<Usage> {
+    let finder = memmem::FinderRev::new(b"\"usage\"");
+    let mut end = body.len();
+    while let Some(at) = finder.rfind(&body[..end]) {
+        if at > 0 && body[at - 1] == b'\\' {
+            end = at;
+            continue;
+        }
+        let rest = body[at + 7..].trim_ascii_start().strip_prefix(b":")?;
+        let mut de = serde_json::Deserializer::from_slice(rest);
+        let u =
+            <proto::chat::usage::OpenAiUsage as serde::Deserialize>::deserialize(&mut de).ok()?;
+        return Some(Usage::from_openai(&u));
+    }
+    None
+}
+
 /// With `include_usage`, OpenAI adds `"usage":null` to every other chunk; a client that
 /// did not ask gets the chunk without it. In JSON text the byte sequence can only be a
 /// member (inside a string its quotes would be escaped).
@@ -132,6 +154,20 @@ mod tests {
         let null_usage = b"data: {\"choices\":[{\"index\":0,\"delta\":{}}],\"usage\":null}\n\n";
         assert_eq!(usage_chunk(null_usage), None);
         assert_eq!(usage_chunk(b"data: [DONE]\n\n"), None);
+        let body = br#"{"id":"x","choices":[{"message":{"content":"say \"usage\": {}"}}],"usage": {"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}}"#;
+        assert_eq!(
+            json_usage(body),
+            Some(Usage {
+                input: 5,
+                output: 2,
+                ..Usage::default()
+            })
+        );
+        assert_eq!(
+            json_usage(br#"{"a":"\"usage\":{\"prompt_tokens\":1}"}"#),
+            None
+        );
+        assert_eq!(json_usage(br#"{"usage":null}"#), None);
         let mut out = Vec::new();
         without_null_usage(null_usage, &mut out);
         assert_eq!(out, b"data: {\"choices\":[{\"index\":0,\"delta\":{}}]}\n\n");

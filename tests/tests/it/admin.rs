@@ -78,6 +78,12 @@ both_drivers!(
         assert_eq!(lines[0]["upstream_reused"], false);
         assert_eq!(lines[1]["model"], MODEL);
         assert_eq!(lines[1]["stream"], true);
+        // Usage is read from the JSON answer and from the stream's (injected) usage chunk.
+        for l in &lines[..2] {
+            assert!(l["usage"]["input"].as_u64().is_some_and(|n| n > 0), "{l}");
+            assert!(l["usage"]["output"].as_u64().is_some_and(|n| n > 0), "{l}");
+        }
+        assert!(lines[2].get("usage").is_none(), "{}", lines[2]);
         assert_eq!(lines[1]["upstream_reused"], true);
         assert!(lines[2].get("model").is_none(), "{}", lines[2]);
         assert_eq!(lines[2]["error"], "model_not_found");
