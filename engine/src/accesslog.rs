@@ -47,7 +47,31 @@ pub struct Record {
     /// The client went away before the response ended.
     pub client_aborted: bool,
     /// Tokens the provider reported (normalized), when the response carried them.
-    pub usage: Option<proto::chat::Usage>,
+    pub usage: Option<LogUsage>,
+}
+
+/// [`proto::chat::Usage`] in 32-bit fields (saturating), to keep [`Record`] small: the
+/// channel preallocates its records.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LogUsage {
+    pub input: u32,
+    pub output: u32,
+    pub cache_read: u32,
+    pub cache_write: u32,
+    pub reasoning: u32,
+}
+
+impl From<proto::chat::Usage> for LogUsage {
+    fn from(u: proto::chat::Usage) -> LogUsage {
+        let c = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+        LogUsage {
+            input: c(u.input),
+            output: c(u.output),
+            cache_read: c(u.cache_read),
+            cache_write: c(u.cache_write),
+            reasoning: c(u.reasoning),
+        }
+    }
 }
 
 /// A worker's handle to the writer.
@@ -238,7 +262,7 @@ mod tests {
     fn records_stay_small() {
         // The channel preallocates CHANNEL_RECORDS_MAX of them.
         assert!(
-            std::mem::size_of::<Record>() <= 128,
+            std::mem::size_of::<Record>() <= 152,
             "{}",
             std::mem::size_of::<Record>()
         );

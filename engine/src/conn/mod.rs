@@ -823,7 +823,7 @@ impl Conn<'_> {
             upstream_reused: req.upstream_reused,
             error: req.error,
             client_aborted: req.client_aborted,
-            usage: req.usage,
+            usage: req.usage.map(Into::into),
         };
         if !w.log.send(record) {
             shard.inc(&shard.access_log_dropped);
