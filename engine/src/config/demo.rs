@@ -32,12 +32,11 @@ name = "openai/*"
 provider = "openai"
 "#;
 
-/// Anthropic's OpenAI-compatible endpoint, until native Messages translation lands.
+/// Anthropic's Messages API, translated (and passed straight through for `/v1/messages`).
 const ANTHROPIC_TOML: &str = r#"
 [[providers]]
 name = "anthropic"
-kind = "openai-compatible"
-base_url = "https://api.anthropic.com/v1"
+kind = "anthropic"
 api_key = "env:ANTHROPIC_API_KEY"
 
 [[models]]
@@ -53,7 +52,7 @@ pub(super) fn build(ov: &Overrides) -> Result<(Snapshot, Vec<String>), ConfigErr
         (
             "ANTHROPIC_API_KEY",
             ANTHROPIC_TOML,
-            "anthropic/<model> -> Anthropic (OpenAI-compatible endpoint)",
+            "anthropic/<model> -> Anthropic (Messages API)",
         ),
     ] {
         if std::env::var_os(var).is_none_or(|v| v.is_empty()) {

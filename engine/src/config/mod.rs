@@ -75,7 +75,7 @@ pub fn from_str(file: &str, text: &str, ov: &Overrides) -> Result<Snapshot, Conf
 }
 
 /// The built-in demo: a mock provider and a `demo` model, plus OpenAI and Anthropic
-/// (through Anthropic's OpenAI-compatible endpoint) when their API key variables are set.
+/// (its Messages API, translated) when their API key variables are set.
 /// Returns the snapshot and notes for the operator (what was registered or skipped).
 pub fn demo(ov: &Overrides) -> Result<(Snapshot, Vec<String>), ConfigError> {
     demo::build(ov)
