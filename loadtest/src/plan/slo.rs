@@ -181,6 +181,17 @@ impl Slo {
                 fmt_exact_us(p99),
                 fmt_exact_us(self.p99_us as i64)
             )),
+            // Added latency far below zero means the baseline (the upstream alone)
+            // queued more than the target did: the generator or the upstream is
+            // saturated, and the step says nothing about the gateway. Small negative
+            // values are noise and pass.
+            Some(p99) if self.basis == Basis::Added && p99 < -(self.p99_us as i64) => {
+                v.push(format!(
+                    "baseline p99 above the target's by {}: the load generator or the \
+                     upstream queued",
+                    fmt_exact_us(-p99)
+                ))
+            }
             Some(_) => {}
         }
         if o.error_ratio > self.errors {
@@ -303,6 +314,15 @@ mod tests {
         assert_eq!(v[0], "p99 added 1001µs > 1000µs");
         assert!(v[1].starts_with("errors 2.000%"), "{v:?}");
         assert!(v[2].starts_with("achieved 94.0"), "{v:?}");
+        let queued = Observed {
+            p99_us: Some(-232_000),
+            ..ok
+        };
+        let v = slo.violations(&queued);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(v[0].starts_with("baseline p99 above the target's by"), "{v:?}");
+        let absolute = parse("p99_ms=1,errors=0.01").unwrap();
+        assert!(absolute.violations(&queued).is_empty(), "only added latency has a baseline");
         let none = Observed { p99_us: None, ..ok };
         assert_eq!(slo.violations(&none), ["no responses to read a p99 from"]);
     }
