@@ -320,9 +320,15 @@ mod tests {
         };
         let v = slo.violations(&queued);
         assert_eq!(v.len(), 1, "{v:?}");
-        assert!(v[0].starts_with("baseline p99 above the target's by"), "{v:?}");
+        assert!(
+            v[0].starts_with("baseline p99 above the target's by"),
+            "{v:?}"
+        );
         let absolute = parse("p99_ms=1,errors=0.01").unwrap();
-        assert!(absolute.violations(&queued).is_empty(), "only added latency has a baseline");
+        assert!(
+            absolute.violations(&queued).is_empty(),
+            "only added latency has a baseline"
+        );
         let none = Observed { p99_us: None, ..ok };
         assert_eq!(slo.violations(&none), ["no responses to read a p99 from"]);
     }
