@@ -9,7 +9,6 @@ mod anthropic;
 mod azure;
 mod client;
 mod gemini;
-mod plan;
 mod responses;
 mod run;
 mod tool_calls;

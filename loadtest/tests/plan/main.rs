@@ -9,13 +9,37 @@
 //! latency timed from the intended send time, grow for as long as the step lasts. The
 //! knee is therefore sharp, and a plan that finds it can be checked from both sides.
 
+//!
+//! These tests are timing-sensitive by nature (a knee is a latency measurement), so they
+//! live in their own test binary: cargo runs test binaries one after another, so the
+//! dozens of mock tests in `tests/it` never compete with them for the CPU, and within this
+//! binary each test holds [`SERIAL`] so the plans do not compete with each other either.
+
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use loadtest::mock::{Latency, MockHandle};
+use loadtest::mock::{self, Latency, MockConfig, MockHandle};
 use loadtest::plan::{self, Plan, PlanConfig, Slo, Step};
 use loadtest::run::{self, Arrivals, Driver, Length, Mode, RunConfig, Target};
 
-use super::start;
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Run one plan test at a time (a panicking test must not block the others).
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn start(driver: Driver, configure: impl FnOnce(&mut MockConfig)) -> MockHandle {
+    let mut cfg = MockConfig {
+        driver,
+        ..MockConfig::default()
+    };
+    configure(&mut cfg);
+    let workers = cfg.workers;
+    let mock = mock::start(cfg).expect("mock starts");
+    assert_eq!(mock.drivers, vec![driver; workers]);
+    mock
+}
 
 const LATENCY_MS: u64 = 10;
 const CONNECTIONS: usize = 4;
@@ -68,6 +92,7 @@ fn describe(p: &Plan) -> String {
 
 #[test]
 fn a_plan_agrees_with_a_measured_run_within_15_percent() {
+    let _serial = serial();
     let mock = slow_mock();
     // 5x the service time: met with room below the knee, broken within a second above
     // it (at 5 % over capacity the queue outgrows 40 ms in 0.5 s).
@@ -121,6 +146,7 @@ fn a_plan_agrees_with_a_measured_run_within_15_percent() {
 
 #[test]
 fn plan_outputs_carry_every_step_and_the_knee() {
+    let _serial = serial();
     // A quick plan over a narrow range: the cap, the JSON and the SVG.
     let mock = slow_mock();
     let mut cfg = config(&mock, "p99_ms=50");
@@ -169,6 +195,7 @@ fn plan_outputs_carry_every_step_and_the_knee() {
 
 #[test]
 fn a_baseline_makes_the_slo_one_of_added_latency() {
+    let _serial = serial();
     // Baseline: the same mock without delay; target: 10 ms. The added latency is the
     // 10 ms, so a 5 ms added-latency bound fails every rate, and a 20 ms one passes.
     let fast = start(Driver::Epoll, |c| c.workers = 1);
@@ -216,6 +243,7 @@ fn a_baseline_makes_the_slo_one_of_added_latency() {
 
 #[test]
 fn a_pid_adds_cpu_per_request_and_memory_per_stream() {
+    let _serial = serial();
     // The "gateway" is this test process (the mock and the generator both live in it),
     // which exercises the /proc path end to end; the figures themselves are this
     // process's and only checked for sanity.
