@@ -5,7 +5,8 @@
 //!                      [--latency-normal-ms MEAN:STDDEV] [--ttft-ms N] [--chunk-interval-ms N]
 //!                      [--chunks N] [--completion-tokens N] [--embedding-dims N]
 //!                      [--error-status N] [--error-rate P] [--models a,b,..]
-//!                      [--driver auto|io_uring|epoll]
+//!                      [--driver auto|io_uring|epoll] [--aws-access-key-id ID]
+//!                      [--aws-secret-access-key SECRET]
 //! sluice-loadtest run --target URL [--target URL] [--workload FILE] [--model NAME]
 //!                     [--connections N | --rate R [--arrivals constant|poisson]
 //!                      [--max-connections N]] [--duration D | --requests N] [--warmup D]
@@ -42,11 +43,13 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const USAGE: &str = "usage: sluice-loadtest <command> [options]
 
 commands:
-  mock    run the mock upstream (OpenAI, Anthropic, Gemini, Azure, Responses) until SIGINT/SIGTERM
+  mock    run the mock upstream (OpenAI, Anthropic, Gemini, Azure, Bedrock, Responses) until SIGINT/SIGTERM
           --listen ADDR (127.0.0.1:8000)  --workers N (cores)  --driver auto|io_uring|epoll
           --seed N  --latency-ms N|MIN-MAX  --latency-normal-ms MEAN:STDDEV
           --ttft-ms N  --chunk-interval-ms N  --chunks N  --completion-tokens N
           --embedding-dims N  --error-status N  --error-rate P  --models a,b,..
+          --aws-access-key-id ID (AKIDMOCK)  --aws-secret-access-key SECRET (mock-secret)
+                              the one key pair Bedrock requests must be SigV4-signed with
   run     drive one or two OpenAI-compatible targets and report latency (plain HTTP/1.1,
           keep-alive, no pipelining; no TLS client: put a terminator in front for https)
           --target URL        http://host:port[/base]; /v1/... is appended. Twice to compare:
@@ -186,6 +189,8 @@ fn parse_mock(mut args: Args) -> Result<MockConfig> {
                     .map(str::to_owned)
                     .collect()
             }
+            "--aws-access-key-id" => cfg.aws_access_key_id = args.value(&flag)?,
+            "--aws-secret-access-key" => cfg.aws_secret_access_key = args.value(&flag)?,
             _ => bail!("unknown option {flag:?} for mock\n{USAGE}"),
         }
     }

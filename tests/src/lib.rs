@@ -1,7 +1,7 @@
 //! Helpers for the end-to-end tests: the real gateway in-process on port 0 ([`Gateway`]),
 //! the mock upstream from `loadtest` ([`mock`]), a raw HTTP/1.1 client with read
-//! timeouts ([`client::Client`]), TLS pieces ([`tls`]), and [`both_drivers!`], which runs a
-//! test once per monoio driver.
+//! timeouts ([`client::Client`]), TLS pieces ([`tls`]), an OpenAI stream reassembler
+//! ([`assemble`]), and [`both_drivers!`], which runs a test once per monoio driver.
 //!
 //! Invariants:
 //! - Everything binds 127.0.0.1 port 0, so tests run in parallel without coordination.
@@ -13,6 +13,7 @@
 pub mod client;
 pub mod tls;
 
+use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -335,6 +336,64 @@ pub fn sse_data(body: &[u8]) -> Vec<String> {
                 .join("\n")
         })
         .collect()
+}
+
+/// An OpenAI chat stream as a client SDK reassembles it (see [`assemble`]).
+#[derive(Debug, Default)]
+pub struct Assembled {
+    pub role: Option<String>,
+    pub content: String,
+    /// Tool call index → (id, name, arguments).
+    pub calls: BTreeMap<u64, (String, String, String)>,
+    pub finish: Option<String>,
+    pub usage: Option<serde_json::Value>,
+    /// Error events (`data: {"error": ...}`), in order.
+    pub errors: Vec<serde_json::Value>,
+    /// `data: [DONE]` was seen.
+    pub done: bool,
+}
+
+/// Reassemble an OpenAI chat stream, checking that every chunk is a
+/// `chat.completion.chunk` for the client-facing `model`.
+pub fn assemble(body: &[u8], model: &str) -> Assembled {
+    let mut a = Assembled::default();
+    for d in sse_data(body) {
+        if d == "[DONE]" {
+            a.done = true;
+            continue;
+        }
+        let v: serde_json::Value = serde_json::from_str(&d).unwrap_or_else(|e| panic!("{e}: {d}"));
+        if v.get("error").is_some() {
+            a.errors.push(v);
+            continue;
+        }
+        assert_eq!(v["object"], "chat.completion.chunk", "{d}");
+        assert_eq!(v["model"], model, "the client's model name: {d}");
+        if v["usage"].is_object() {
+            a.usage = Some(v["usage"].clone());
+        }
+        for c in v["choices"].as_array().unwrap() {
+            let delta = &c["delta"];
+            if let Some(r) = delta["role"].as_str() {
+                a.role = Some(r.into());
+            }
+            a.content.push_str(delta["content"].as_str().unwrap_or(""));
+            for tc in delta["tool_calls"].as_array().into_iter().flatten() {
+                let e = a.calls.entry(tc["index"].as_u64().unwrap()).or_default();
+                if let Some(id) = tc["id"].as_str() {
+                    e.0 = id.into();
+                }
+                if let Some(n) = tc["function"]["name"].as_str() {
+                    e.1 = n.into();
+                }
+                e.2.push_str(tc["function"]["arguments"].as_str().unwrap_or(""));
+            }
+            if let Some(f) = c["finish_reason"].as_str() {
+                a.finish = Some(f.into());
+            }
+        }
+    }
+    a
 }
 
 /// Assert that `body` is exactly an OpenAI error object: `{"error":{"message","type",

@@ -19,7 +19,7 @@ use proto::http1::{
 };
 use proto::openai::synth::{self, ChatStream, CompletionStream, Spec};
 
-use super::native::{self, Ctx, Decision};
+use super::native::{self, Aws, Ctx, Decision};
 use super::openai;
 use super::plan::{Fault, Plan};
 use super::respond::{codec_error_body, json_head, sse_head};
@@ -284,7 +284,14 @@ impl Conn {
     async fn reject(&mut self, e: CodecError, stats: &MockStats) -> Next {
         self.frame.clear();
         codec_error_body(&mut self.frame, e);
-        json_head(&mut self.out.wbuf, e.status(), self.frame.len(), true, None);
+        json_head(
+            &mut self.out.wbuf,
+            e.status(),
+            self.frame.len(),
+            true,
+            None,
+            None,
+        );
         self.out.wbuf.extend_from_slice(&self.frame);
         let _ = self.out.flush(stats).await;
         Next::Close
@@ -379,12 +386,26 @@ async fn respond(
     };
     if status != 0 {
         frame.clear();
-        native::fault_body(frame, route.endpoint.dialect(), status, plan.seed);
-        return send(out, &job, status, frame, retry_after_s).await;
+        let error_type = native::fault_body(frame, route.endpoint.dialect(), status, plan.seed);
+        let extra = Extra {
+            retry_after_s,
+            error_type: error_type.as_deref(),
+        };
+        return send(out, &job, status, frame, extra).await;
     }
     match decision {
         Decision::Fast => fast(out, frame, scratch.model, &job).await,
-        Decision::Reject { status, body } => send(out, &job, status, &body, None).await,
+        Decision::Reject {
+            status,
+            body,
+            error_type,
+        } => {
+            let extra = Extra {
+                retry_after_s: None,
+                error_type: error_type.as_deref(),
+            };
+            send(out, &job, status, &body, extra).await
+        }
         Decision::Json(body) => whole(out, &job, 200, &body).await,
         Decision::Stream(frames) => stream(out, frame, &job, Frames::Native(frames)).await,
     }
@@ -404,6 +425,10 @@ fn decide(shared: &Shared, req: &Req<'_>, route: Route, plan: &Plan) -> Decision
         route,
         plan,
         created: shared.cfg.created,
+        aws: Aws {
+            access_key_id: &shared.cfg.aws_access_key_id,
+            secret_access_key: &shared.cfg.aws_secret_access_key,
+        },
     })
 }
 
@@ -487,7 +512,7 @@ async fn fast(
 
 /// A complete response; half of it under `die-mid-stream`.
 async fn whole(out: &mut Out, job: &Job<'_>, status: u16, body: &[u8]) -> io::Result<Next> {
-    json_head(&mut out.wbuf, status, body.len(), job.close, None);
+    json_head(&mut out.wbuf, status, body.len(), job.close, None, None);
     if job.plan.fault == Fault::DieMidStream {
         out.wbuf.extend_from_slice(&body[..body.len() / 2]);
         out.flush(&job.shared.stats).await?;
@@ -544,15 +569,29 @@ async fn finish(out: &mut Out, job: &Job<'_>) -> io::Result<Next> {
     Ok(Next::KeepAlive)
 }
 
+/// The optional headers of an error answer.
+struct Extra<'a> {
+    retry_after_s: Option<u64>,
+    /// Bedrock's `x-amzn-errortype`.
+    error_type: Option<&'a str>,
+}
+
 /// An error or refusal: `status` with a JSON `body`.
 async fn send(
     out: &mut Out,
     job: &Job<'_>,
     status: u16,
     body: &[u8],
-    retry_after_s: Option<u64>,
+    extra: Extra<'_>,
 ) -> io::Result<Next> {
-    json_head(&mut out.wbuf, status, body.len(), job.close, retry_after_s);
+    json_head(
+        &mut out.wbuf,
+        status,
+        body.len(),
+        job.close,
+        extra.retry_after_s,
+        extra.error_type.map(str::as_bytes),
+    );
     out.wbuf.extend_from_slice(body);
     finish(out, job).await
 }

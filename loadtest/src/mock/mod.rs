@@ -1,5 +1,5 @@
 //! The mock upstream: OpenAI-compatible, and speaking Anthropic's, Gemini's, Azure
-//! OpenAI's and the OpenAI Responses API's native wire formats.
+//! OpenAI's, AWS Bedrock's (Converse) and the OpenAI Responses API's native wire formats.
 //!
 //! [`start`] binds one `SO_REUSEPORT` listener per worker on the same port, and runs each
 //! on its own thread and monoio runtime (io_uring, or epoll when io_uring is unavailable
@@ -17,9 +17,11 @@
 //! | `POST /v1/messages`, `/v1/messages/count_tokens` | Anthropic; `x-api-key` and `anthropic-version` | `anthropic` |
 //! | `POST /v1beta/models/{model}:generateContent`, `:streamGenerateContent[?alt=sse]`, `:countTokens` (also `/v1/models/...`) | Gemini; `x-goog-api-key` or `?key=` | `gemini` |
 //! | `POST /openai/deployments/{deployment}/{chat/completions, completions, embeddings}?api-version=` | Azure OpenAI; `api-key` | `azure` |
+//! | `POST /model/{modelId}/converse`, `/model/{modelId}/converse-stream` | Bedrock Converse; SigV4 (`authorization`, `x-amz-date`), verified against [`MockConfig::aws_access_key_id`] and [`MockConfig::aws_secret_access_key`] | `bedrock`, `sigv4` |
 //!
-//! Streams are requested as each provider requests them (`"stream": true`, or Gemini's
-//! `:streamGenerateContent`). The OpenAI endpoints are answered from the request bytes
+//! Streams are requested as each provider requests them (`"stream": true`, Gemini's
+//! `:streamGenerateContent`, Bedrock's `/converse-stream`, which answers in
+//! `application/vnd.amazon.eventstream` binary frames). The OpenAI endpoints are answered from the request bytes
 //! without parsing a tree; the others are parsed with serde_json and checked as the
 //! provider checks them, so a malformed request is refused with the provider's status
 //! and error shape (the modules' docs list the rules) before any injected fault applies.
@@ -38,13 +40,14 @@
 //! | `x-mock-chunks: N` | content frames in a stream |
 //! | `x-mock-completion-tokens: N` | words of output (clamped to the request's `max_tokens`) |
 //! | `x-mock-seed: N` | the response seed (id, text, vectors) |
-//! | `x-mock-status: N` | answer with status N and an OpenAI error body |
+//! | `x-mock-status: N` | answer with status N and the format's error body (Bedrock: the exception for N, e.g. 429 `ThrottlingException`, in `x-amzn-errortype` and `{"message"}`) |
 //! | `x-mock-fault: 429` | 429 with `retry-after` (`x-mock-retry-after: N`, default 1) |
 //! | `x-mock-fault: reset` | close with RST before any byte of the response |
 //! | `x-mock-fault: stall` | never answer; hold the connection until the client leaves |
 //! | `x-mock-fault: die-mid-stream` | send the head and half the body or frames, then close |
 //! | `x-mock-fault: close` | a complete response with `Connection: close`, then close |
-//! | `x-mock-fault: stream-error` | a stream sends half its content frames, then the format's in-stream error (Anthropic and Responses `event: error`, OpenAI and Gemini a `data:` error object) and ends cleanly; a non-streaming request gets a 500 |
+//! | `x-mock-fault: stream-error` | a stream sends half its content frames, then the format's in-stream error (Anthropic and Responses `event: error`, OpenAI and Gemini a `data:` error object, Bedrock an `exception` message) and ends cleanly; a non-streaming request gets a 500 |
+//! | `x-mock-stream-exception: NAME` | Bedrock: the `:exception-type` of that in-stream error (default `modelStreamErrorException`; also `throttlingException`, `validationException`, `internalServerException`, `serviceUnavailableException`) |
 //! | `x-mock-error-rate: P` | apply the status or fault with probability P (seeded) |
 //! | `x-mock-tool-call: NAME` | answer with a call to tool NAME (`auto`: the forced or first declared tool) when the request declares tools, allows them and ends with a user turn that is not a tool result; see `tools` for the rule and the arguments |
 //! | `x-mock-parallel-tool-calls: N` | that many calls (1..=[`TOOL_CALLS_MAX`]) |
@@ -57,6 +60,7 @@
 
 mod anthropic;
 mod azure;
+mod bedrock;
 mod check;
 mod conn;
 mod gemini;
@@ -69,6 +73,7 @@ mod rng;
 mod route;
 mod scan;
 mod server;
+mod sigv4;
 mod tools;
 
 use std::collections::VecDeque;
@@ -148,6 +153,9 @@ pub const EMBEDDING_INPUTS_MAX: u32 = 2048;
 pub const EMBEDDING_DIMS_MAX: u32 = 8192;
 /// The most tool calls one answer carries (`x-mock-parallel-tool-calls`).
 pub const TOOL_CALLS_MAX: u32 = 16;
+/// The AWS credentials the Bedrock endpoints accept unless configured otherwise.
+pub const AWS_ACCESS_KEY_ID_DEFAULT: &str = "AKIDMOCK";
+pub const AWS_SECRET_ACCESS_KEY_DEFAULT: &str = "mock-secret";
 
 /// How the mock behaves; per-request headers override most fields (see the module docs).
 #[derive(Clone, Debug)]
@@ -178,6 +186,10 @@ pub struct MockConfig {
     /// Keep the last `record` requests (head and body) for [`MockHandle::recorded`].
     /// 0 (the default) keeps none and takes no lock.
     pub record: usize,
+    /// The one AWS credential pair the Bedrock endpoints accept: requests must be signed
+    /// (SigV4, service `bedrock`, any region) with this key id and secret.
+    pub aws_access_key_id: String,
+    pub aws_secret_access_key: String,
 }
 
 impl Default for MockConfig {
@@ -198,6 +210,8 @@ impl Default for MockConfig {
             created: 1_700_000_000,
             models: vec!["mock-gpt".into(), "mock-embedding".into()],
             record: 0,
+            aws_access_key_id: AWS_ACCESS_KEY_ID_DEFAULT.into(),
+            aws_secret_access_key: AWS_SECRET_ACCESS_KEY_DEFAULT.into(),
         }
     }
 }
@@ -225,12 +239,16 @@ pub enum Endpoint {
     AzureChatCompletions,
     AzureCompletions,
     AzureEmbeddings,
+    /// Bedrock `POST /model/{modelId}/converse`.
+    Converse,
+    /// Bedrock `POST /model/{modelId}/converse-stream`.
+    ConverseStream,
     /// Anything answered with 404.
     Other,
 }
 
 impl Endpoint {
-    pub const COUNT: usize = 14;
+    pub const COUNT: usize = 16;
 
     /// Whose error shape and auth rules apply.
     pub(crate) fn dialect(self) -> native::Dialect {
@@ -249,6 +267,7 @@ impl Endpoint {
             Endpoint::AzureChatCompletions
             | Endpoint::AzureCompletions
             | Endpoint::AzureEmbeddings => Dialect::Azure,
+            Endpoint::Converse | Endpoint::ConverseStream => Dialect::Bedrock,
         }
     }
 }
@@ -283,7 +302,7 @@ impl MockStats {
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         format!(
             "connections {} (open {}), requests {} (chat {}, completions {}, embeddings {}, models {}, \
-             responses {}, anthropic {}, gemini {}, azure {}, other {}), \
+             responses {}, anthropic {}, gemini {}, azure {}, bedrock {}, other {}), \
              streams {} started / {} completed / {} aborted, faults {}, bytes in {} out {}",
             get(&self.connections_accepted),
             get(&self.connections_open),
@@ -300,6 +319,7 @@ impl MockStats {
             self.requests(Endpoint::AzureChatCompletions)
                 + self.requests(Endpoint::AzureCompletions)
                 + self.requests(Endpoint::AzureEmbeddings),
+            self.requests(Endpoint::Converse) + self.requests(Endpoint::ConverseStream),
             self.requests(Endpoint::Other),
             get(&self.streams_started),
             get(&self.streams_completed),

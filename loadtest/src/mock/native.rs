@@ -1,5 +1,6 @@
 //! The cold path: requests in a provider's native format (Anthropic, Gemini, Azure
-//! OpenAI, the OpenAI Responses API) and OpenAI chat requests that ask for a tool call.
+//! OpenAI, Bedrock Converse, the OpenAI Responses API) and OpenAI chat requests that ask
+//! for a tool call.
 //!
 //! These are parsed with serde_json and validated the way the provider would, so a
 //! gateway that translates wrongly is refused here as it would be in production. A
@@ -19,7 +20,7 @@ use serde_json::Value;
 use super::plan::Plan;
 use super::route::{query, Route};
 use super::tools::{self, Call};
-use super::{anthropic, azure, gemini, openai, responses, Endpoint};
+use super::{anthropic, azure, bedrock, gemini, openai, responses, Endpoint};
 
 /// Whose error shapes and auth rules a route follows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,6 +29,7 @@ pub(crate) enum Dialect {
     Azure,
     Anthropic,
     Gemini,
+    Bedrock,
 }
 
 /// One request as the native formats see it.
@@ -41,6 +43,15 @@ pub(crate) struct Ctx<'a> {
     pub plan: &'a Plan,
     /// Unix seconds written as the response's creation time.
     pub created: u64,
+    /// The AWS key id and secret the Bedrock endpoints verify signatures with.
+    pub aws: Aws<'a>,
+}
+
+/// The one AWS credential pair the mock accepts.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Aws<'a> {
+    pub access_key_id: &'a str,
+    pub secret_access_key: &'a str,
 }
 
 impl<'a> Ctx<'a> {
@@ -62,7 +73,8 @@ impl<'a> Ctx<'a> {
         query(self.head.target.of(self.buf), name)
     }
 
-    /// The model named by the path (Azure deployment, Gemini model).
+    /// The model named by the path (Azure deployment, Gemini model, Bedrock model id as
+    /// sent, percent-encoded).
     pub fn path_model(&self) -> String {
         self.route.model.map_or_else(String::new, |s| {
             String::from_utf8_lossy(s.of(self.buf)).into_owned()
@@ -91,6 +103,8 @@ pub(crate) enum Decision {
     Reject {
         status: u16,
         body: Vec<u8>,
+        /// Bedrock's `x-amzn-errortype` header value.
+        error_type: Option<String>,
     },
     /// A whole 200 JSON body.
     Json(Vec<u8>),
@@ -102,6 +116,7 @@ impl Decision {
         Decision::Reject {
             status,
             body: body.to_string().into_bytes(),
+            error_type: None,
         }
     }
 
@@ -117,7 +132,7 @@ pub(crate) fn is_native(endpoint: Endpoint, plan: &Plan) -> bool {
             endpoint == Endpoint::Responses
                 || (endpoint == Endpoint::ChatCompletions && plan.tool_call.is_some())
         }
-        Dialect::Azure | Dialect::Anthropic | Dialect::Gemini => true,
+        Dialect::Azure | Dialect::Anthropic | Dialect::Gemini | Dialect::Bedrock => true,
     }
 }
 
@@ -126,21 +141,38 @@ pub(crate) fn decide(ctx: &Ctx) -> Decision {
         Dialect::Anthropic => anthropic::decide(ctx),
         Dialect::Gemini => gemini::decide(ctx),
         Dialect::Azure => azure::decide(ctx),
+        Dialect::Bedrock => bedrock::decide(ctx),
         Dialect::OpenAi if ctx.route.endpoint == Endpoint::Responses => responses::decide(ctx),
         Dialect::OpenAi => openai::decide_chat(ctx, None),
     }
 }
 
-/// The body `dialect` answers an injected `status` with.
-pub(crate) fn fault_body(out: &mut Vec<u8>, dialect: Dialect, status: u16, seed: u64) {
+/// The body `dialect` answers an injected `status` with, into `out`; and Bedrock's
+/// `x-amzn-errortype` header value.
+pub(crate) fn fault_body(
+    out: &mut Vec<u8>,
+    dialect: Dialect,
+    status: u16,
+    seed: u64,
+) -> Option<String> {
     const MESSAGE: &str = "Injected by sluice mock.";
+    let mut error_type = None;
     let body = match dialect {
-        Dialect::OpenAi => return super::respond::error_body(out, status),
+        Dialect::OpenAi => {
+            super::respond::error_body(out, status);
+            return None;
+        }
         Dialect::Azure => azure::error(status, MESSAGE),
         Dialect::Anthropic => anthropic::error(status, MESSAGE, seed),
         Dialect::Gemini => gemini::error(status, MESSAGE),
+        Dialect::Bedrock => {
+            let (kind, body) = bedrock::fault(status, MESSAGE);
+            error_type = Some(kind);
+            body
+        }
     };
     out.extend_from_slice(body.to_string().as_bytes());
+    error_type
 }
 
 /// How long the text answer is: the plan's words, clamped to the request's own output
@@ -279,6 +311,11 @@ impl Frames {
 
     pub fn is_empty(&self) -> bool {
         self.ends.is_empty()
+    }
+
+    /// Frames pushed so far.
+    pub fn len(&self) -> usize {
+        self.ends.len()
     }
 
     pub fn set_error(&mut self, frame: Vec<u8>) {

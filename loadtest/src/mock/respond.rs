@@ -3,13 +3,15 @@
 use proto::http1::{write_header, write_status_line};
 use proto::openai::error::write_error;
 
-/// `HTTP/1.1 {status}` with a JSON body of `len` bytes to follow.
+/// `HTTP/1.1 {status}` with a JSON body of `len` bytes to follow; `error_type` is
+/// Bedrock's `x-amzn-errortype`.
 pub(crate) fn json_head(
     out: &mut Vec<u8>,
     status: u16,
     len: usize,
     close: bool,
     retry_after_s: Option<u64>,
+    error_type: Option<&[u8]>,
 ) {
     write_status_line(out, status);
     write_header(out, b"content-type", b"application/json");
@@ -17,6 +19,9 @@ pub(crate) fn json_head(
     write_header(out, b"content-length", decimal(&mut digits, len as u64));
     if let Some(s) = retry_after_s {
         write_header(out, b"retry-after", decimal(&mut digits, s));
+    }
+    if let Some(t) = error_type {
+        write_header(out, b"x-amzn-errortype", t);
     }
     if close {
         write_header(out, b"connection", b"close");

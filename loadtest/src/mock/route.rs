@@ -1,5 +1,5 @@
 //! Which endpoint a request is for, and what its path carries (the Azure deployment, the
-//! Gemini model). Pure; spans point into the request buffer.
+//! Gemini model, the Bedrock model id). Pure; spans point into the request buffer.
 
 use proto::http1::{Method, RequestHead, Span};
 
@@ -8,12 +8,14 @@ use super::Endpoint;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Route {
     pub endpoint: Endpoint,
-    /// The model named by the path: the Azure deployment or the Gemini model.
+    /// The model named by the path: the Azure deployment, the Gemini model or the Bedrock
+    /// model id (still percent-encoded).
     pub model: Option<Span>,
 }
 
 const AZURE: &[u8] = b"/openai/deployments/";
 const GEMINI: [&[u8]; 2] = [b"/v1beta/models/", b"/v1/models/"];
+const BEDROCK: &[u8] = b"/model/";
 
 /// Route a parsed request. The OpenAI routes are matched first and cost what they did
 /// before the native formats existed: one prefix strip and a few slice compares.
@@ -44,6 +46,10 @@ pub(crate) fn route(buf: &[u8], head: &RequestHead) -> Route {
             return named(base + prefix.len(), rest, b':', &GEMINI_ACTIONS);
         }
     }
+    if let Some(rest) = path.strip_prefix(BEDROCK) {
+        // The model id is one segment: `/` inside an ARN travels as `%2F`.
+        return named(base + BEDROCK.len(), rest, b'/', &BEDROCK_ACTIONS);
+    }
     plain(Endpoint::Other)
 }
 
@@ -56,6 +62,10 @@ const GEMINI_ACTIONS: [(&[u8], Endpoint); 3] = [
     (b"generateContent", Endpoint::GenerateContent),
     (b"streamGenerateContent", Endpoint::StreamGenerateContent),
     (b"countTokens", Endpoint::GeminiCountTokens),
+];
+const BEDROCK_ACTIONS: [(&[u8], Endpoint); 2] = [
+    (b"converse", Endpoint::Converse),
+    (b"converse-stream", Endpoint::ConverseStream),
 ];
 
 /// `rest` is `{model}{sep}{action}`, starting at `start` in the buffer: the action's
@@ -147,6 +157,17 @@ mod tests {
         );
         assert_eq!(post("/v1beta/models/g:embed").0, Endpoint::Other);
         assert_eq!(post("/v1beta/models/:generateContent").0, Endpoint::Other);
+        assert_eq!(
+            post("/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse"),
+            (
+                Endpoint::Converse,
+                Some("anthropic.claude-3-5-sonnet-20240620-v1%3A0".into())
+            )
+        );
+        assert_eq!(post("/model/m/converse-stream").0, Endpoint::ConverseStream);
+        assert_eq!(post("/model/m/invoke").0, Endpoint::Other);
+        assert_eq!(post("/model//converse").0, Endpoint::Other);
+        assert_eq!(post("/model/a/b/converse").0, Endpoint::Other);
         assert_eq!(
             routed("GET /v1/messages HTTP/1.1\r\n\r\n").0,
             Endpoint::Other

@@ -1,12 +1,13 @@
 //! End-to-end tests of the mock upstream: start it on 127.0.0.1:0 on each monoio driver
 //! and speak raw HTTP/1.1 to it over std::net.
 //!
-//! The native-format tests (`anthropic`, `gemini`, `azure`, `responses`, `tool_calls`)
-//! check wire shapes, not I/O, so they run on the epoll driver only: their bytes go
-//! through the same connection code the OpenAI tests here run on both drivers.
+//! The native-format tests (`anthropic`, `gemini`, `azure`, `bedrock`, `responses`,
+//! `tool_calls`) check wire shapes, not I/O, so they run on the epoll driver only: their
+//! bytes go through the same connection code the OpenAI tests here run on both drivers.
 
 mod anthropic;
 mod azure;
+mod bedrock;
 mod client;
 mod gemini;
 mod responses;

@@ -14,7 +14,7 @@
 //! | `ValidationException` | 400 | `InvalidRequest`; `ContextLength` when the message says the input is too long (see [`is_context_length`]) |
 //! | `ServiceQuotaExceededException` | 400 | `RateLimit` (AWS: "resubmit your request later") |
 //! | `ConflictException` | 400 | `InvalidRequest` |
-//! | `UnrecognizedClientException`, `InvalidSignatureException`, `IncompleteSignature`, `MissingAuthenticationToken`, `InvalidClientTokenId`, `ExpiredTokenException` | 400/403 | `Authentication` (the gateway's AWS credentials) |
+//! | `UnrecognizedClientException`, `InvalidSignatureException`, `IncompleteSignature[Exception]`, `MissingAuthenticationToken[Exception]`, `InvalidClientTokenId`, `ExpiredTokenException` | 400/403 | `Authentication` (the gateway's AWS credentials; the JSON front end names the exceptions with the `Exception` suffix in `x-amzn-errortype`, the Query protocol's codes without it) |
 //! | `AccessDeniedException` | 403 | `PermissionDenied` |
 //! | `ResourceNotFoundException` | 404 | `NotFound` |
 //! | `ModelTimeoutException` | 408 | `Server` |
@@ -88,7 +88,9 @@ pub fn exception_kind(name: &str, message: &str) -> Option<ErrorKind> {
     } else if is("UnrecognizedClientException")
         || is("InvalidSignatureException")
         || is("IncompleteSignature")
+        || is("IncompleteSignatureException")
         || is("MissingAuthenticationToken")
+        || is("MissingAuthenticationTokenException")
         || is("InvalidClientTokenId")
         || is("ExpiredTokenException")
     {

@@ -3,6 +3,7 @@
 //! driver (`name::io_uring`, `name::epoll`); see `sluice_tests::both_drivers!`.
 
 mod admin;
+mod bedrock;
 mod cancel;
 mod concurrency;
 mod demo;

@@ -2,7 +2,6 @@
 //! the mock's native formats, and the Anthropic Messages ingress: what the provider
 //! receives, and what the client gets back — streams, tool calls, usage, errors.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use loadtest::mock::MockHandle;
@@ -58,60 +57,6 @@ fn chat(stream: bool, tools: bool, extra: &str) -> String {
     )
 }
 
-/// An OpenAI stream as a client SDK reassembles it.
-#[derive(Debug, Default)]
-struct Assembled {
-    role: Option<String>,
-    content: String,
-    /// index → (id, name, arguments)
-    calls: BTreeMap<u64, (String, String, String)>,
-    finish: Option<String>,
-    usage: Option<serde_json::Value>,
-    errors: Vec<serde_json::Value>,
-    done: bool,
-}
-
-fn assemble(body: &[u8]) -> Assembled {
-    let mut a = Assembled::default();
-    for d in sse_data(body) {
-        if d == "[DONE]" {
-            a.done = true;
-            continue;
-        }
-        let v: serde_json::Value = serde_json::from_str(&d).unwrap_or_else(|e| panic!("{e}: {d}"));
-        if v.get("error").is_some() {
-            a.errors.push(v);
-            continue;
-        }
-        assert_eq!(v["object"], "chat.completion.chunk", "{d}");
-        assert_eq!(v["model"], "m", "the client's model name: {d}");
-        if v["usage"].is_object() {
-            a.usage = Some(v["usage"].clone());
-        }
-        for c in v["choices"].as_array().unwrap() {
-            let delta = &c["delta"];
-            if let Some(r) = delta["role"].as_str() {
-                a.role = Some(r.into());
-            }
-            a.content.push_str(delta["content"].as_str().unwrap_or(""));
-            for tc in delta["tool_calls"].as_array().into_iter().flatten() {
-                let e = a.calls.entry(tc["index"].as_u64().unwrap()).or_default();
-                if let Some(id) = tc["id"].as_str() {
-                    e.0 = id.into();
-                }
-                if let Some(n) = tc["function"]["name"].as_str() {
-                    e.1 = n.into();
-                }
-                e.2.push_str(tc["function"]["arguments"].as_str().unwrap_or(""));
-            }
-            if let Some(f) = c["finish_reason"].as_str() {
-                a.finish = Some(f.into());
-            }
-        }
-    }
-    a
-}
-
 /// What a provider kind's requests look like on the wire.
 struct Native {
     kind: &'static str,
@@ -163,7 +108,7 @@ both_drivers!(
             let r = gw.client().request(&post("/v1/chat/completions", &chat(true, false, ""), seed));
             assert_eq!(r.status, 200, "{}: {}", n.kind, r.text());
             assert_eq!(r.header("content-type"), Some("text/event-stream"));
-            let a = assemble(&r.body);
+            let a = assemble(&r.body, "m");
             assert_eq!(a.role.as_deref(), Some("assistant"));
             assert_eq!(a.content, text, "{}", n.kind);
             assert_eq!(a.finish.as_deref(), Some("stop"));
@@ -175,7 +120,7 @@ both_drivers!(
                 &chat(true, false, r#","stream_options":{"include_usage":true}"#),
                 seed,
             ));
-            let a = assemble(&r.body);
+            let a = assemble(&r.body, "m");
             let u = a.usage.expect("usage chunk when asked");
             assert_eq!(
                 u["total_tokens"].as_u64().unwrap(),
@@ -213,7 +158,7 @@ both_drivers!(
 
             let r = gw.client().request(&post("/v1/chat/completions", &chat(true, true, ""), hdr));
             assert_eq!(r.status, 200, "{}: {}", n.kind, r.text());
-            let a = assemble(&r.body);
+            let a = assemble(&r.body, "m");
             assert_eq!(a.finish.as_deref(), Some("tool_calls"), "{a:?}");
             assert_eq!(a.calls.len(), 2, "{a:?}");
             let streamed: Vec<serde_json::Value> =
@@ -255,7 +200,7 @@ both_drivers!(
             // An error inside a 200 stream: a well-formed error event, then the end.
             let r = gw.client().request(&post("/v1/chat/completions", &chat(true, false, ""), "x-mock-fault: stream-error\r\n"));
             assert_eq!(r.status, 200, "{}", r.text());
-            let a = assemble(&r.body);
+            let a = assemble(&r.body, "m");
             assert_eq!(a.errors.len(), 1, "{}: {}", n.kind, r.text());
             assert!(a.errors[0]["error"]["message"].is_string(), "{:?}", a.errors);
         }

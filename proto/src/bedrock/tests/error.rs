@@ -62,6 +62,18 @@ fn documented_exceptions_by_header() {
             ErrorKind::Authentication,
         ),
         (
+            403,
+            "MissingAuthenticationTokenException",
+            "Missing Authentication Token",
+            ErrorKind::Authentication,
+        ),
+        (
+            403,
+            "IncompleteSignatureException",
+            "Authorization header requires 'Signature' parameter.",
+            ErrorKind::Authentication,
+        ),
+        (
             404,
             "ResourceNotFoundException",
             "Could not resolve the foundation model from the provided model identifier.",
