@@ -142,6 +142,11 @@ impl StreamTranslator for AnthropicStream {
 }
 
 /// One event's `data`. Flat: which members are set depends on `kind`.
+///
+/// `message` and `content_block` are boxed: they come once per message and once per
+/// block, and inline they made `Event` several hundred bytes, which serde moves on every
+/// event, the `content_block_delta`s included. Boxed, the 200-delta stream of
+/// `bench/benches/translate.rs` takes about 5% less time (one allocation per block start).
 #[derive(Deserialize)]
 struct Event<'a> {
     #[serde(rename = "type", borrow)]
@@ -149,9 +154,9 @@ struct Event<'a> {
     #[serde(default)]
     index: Option<usize>,
     #[serde(default, borrow)]
-    message: Option<MessageResponse<'a>>,
+    message: Option<Box<MessageResponse<'a>>>,
     #[serde(default, borrow)]
-    content_block: Option<Block<'a>>,
+    content_block: Option<Box<Block<'a>>>,
     #[serde(default, borrow)]
     delta: Option<EventDelta<'a>>,
     #[serde(default)]
@@ -202,7 +207,7 @@ impl State {
             }
             "content_block_start" => {
                 let block = ev.content_block.ok_or(BAD)?;
-                self.block_start(ev.index.ok_or(BAD)?, block, out)?;
+                self.block_start(ev.index.ok_or(BAD)?, *block, out)?;
             }
             "content_block_delta" => {
                 let kind = self.block(ev.index.ok_or(BAD)?)?;
