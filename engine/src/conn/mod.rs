@@ -571,21 +571,9 @@ impl Conn<'_> {
                 self.count_tokens_estimate(io, body_at, req).await
             }
             Some(_) => {
-                let mut body_at = body_at;
-                let translation = if anthropic_ingress && provider.kind != ProviderKind::Anthropic {
-                    let mut tbody = std::mem::take(&mut self.tbody);
-                    let tr = translate::ingress_request(
-                        provider,
-                        &resolved,
-                        self.body(body_at),
-                        &mut tbody,
-                    );
-                    self.tbody = tbody;
-                    match tr {
-                        Ok(tr) => {
-                            body_at = Body::Translated;
-                            Some(tr)
-                        }
+                let (body_at, translation) =
+                    match self.prepare(&resolved, endpoint, anthropic_ingress, body_at) {
+                        Ok(prepared) => prepared,
                         Err((e, detail)) => {
                             let next = self
                                 .respond_error(io, e, detail.as_deref().map(str::as_bytes), req)
@@ -593,56 +581,7 @@ impl Conn<'_> {
                             self.name = name;
                             return next;
                         }
-                    }
-                } else if anthropic_ingress {
-                    // Anthropic client, Anthropic provider: straight through.
-                    None
-                } else if !provider.opts.drop_params.is_empty()
-                    || !provider.opts.rename_params.is_empty()
-                {
-                    let mut tbody = std::mem::take(&mut self.tbody);
-                    let r = translate::rewrite_params(
-                        provider,
-                        resolved.upstream_name,
-                        self.body(body_at),
-                        &mut tbody,
-                    );
-                    self.tbody = tbody;
-                    if let Err((e, detail)) = r {
-                        let next = self
-                            .respond_error(io, e, detail.as_deref().map(str::as_bytes), req)
-                            .await;
-                        self.name = name;
-                        return next;
-                    }
-                    body_at = Body::Translated;
-                    None
-                } else if provider.kind.openai_shaped() {
-                    None
-                } else {
-                    let mut tbody = std::mem::take(&mut self.tbody);
-                    let tr = translate::request(
-                        resolved.provider,
-                        &resolved,
-                        endpoint,
-                        self.body(body_at),
-                        &mut tbody,
-                    );
-                    self.tbody = tbody;
-                    match tr {
-                        Ok(tr) => {
-                            body_at = Body::Translated;
-                            Some(tr)
-                        }
-                        Err((e, detail)) => {
-                            let next = self
-                                .respond_error(io, e, detail.as_deref().map(str::as_bytes), req)
-                                .await;
-                            self.name = name;
-                            return next;
-                        }
-                    }
-                };
+                    };
                 let name_changed = resolved.upstream_name != &name[..];
                 let inject_usage = endpoint == Endpoint::Chat
                     && req.stream
@@ -674,6 +613,41 @@ impl Conn<'_> {
         };
         self.name = name;
         next
+    }
+
+    /// Decide how the body goes upstream: as it is (OpenAI-shaped providers, Anthropic to
+    /// Anthropic), rewritten (`drop_params`/`rename_params`), or translated into `tbody`
+    /// with a [`translate::Translation`] for the answer.
+    fn prepare(
+        &mut self,
+        resolved: &crate::config::Resolved<'_>,
+        endpoint: Endpoint,
+        anthropic_ingress: bool,
+        body_at: Body,
+    ) -> Result<(Body, Option<translate::Translation>), translate::Refusal> {
+        let provider = resolved.provider;
+        let rewrite =
+            !provider.opts.drop_params.is_empty() || !provider.opts.rename_params.is_empty();
+        let passthrough = if anthropic_ingress {
+            provider.kind == ProviderKind::Anthropic
+        } else {
+            provider.kind.openai_shaped() && !rewrite
+        };
+        if passthrough {
+            return Ok((body_at, None));
+        }
+        let mut tbody = std::mem::take(&mut self.tbody);
+        let body = self.body(body_at);
+        let r = if anthropic_ingress {
+            translate::ingress_request(provider, resolved, body, &mut tbody).map(Some)
+        } else if provider.kind.openai_shaped() {
+            translate::rewrite_params(provider, resolved.upstream_name, body, &mut tbody)
+                .map(|()| None)
+        } else {
+            translate::request(provider, resolved, endpoint, body, &mut tbody).map(Some)
+        };
+        self.tbody = tbody;
+        r.map(|tr| (Body::Translated, tr))
     }
 
     /// `count_tokens` for a model whose provider is not Anthropic: the text of the
