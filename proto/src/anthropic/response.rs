@@ -14,10 +14,8 @@ use std::borrow::Cow;
 
 use super::request::JSON_TOOL_NAME;
 use super::types::MessageResponse;
-use crate::chat::{
-    ChatResponse, Choice, FinishReason, ResponseMessage, ToolCall, ToolCallFunction,
-    TranslateError, Usage,
-};
+use crate::chat::response::{join_text, Answer};
+use crate::chat::{ChatResponse, FinishReason, ToolCall, ToolCallFunction, TranslateError, Usage};
 
 /// What the caller knows about the response it is translating.
 #[derive(Clone, Copy, Debug)]
@@ -67,13 +65,13 @@ pub fn parse_response<'a>(
     let mut calls = Vec::new();
     for b in resp.content {
         match &*b.kind {
-            "text" => join(&mut text, b.text.unwrap_or_default()),
-            "thinking" => join(&mut reasoning, b.thinking.unwrap_or_default()),
+            "text" => join_text(&mut text, b.text.unwrap_or_default()),
+            "thinking" => join_text(&mut reasoning, b.thinking.unwrap_or_default()),
             "tool_use" => {
                 let input = b.input.map_or("{}", |r| r.get());
                 let name = b.name.unwrap_or_default();
                 if meta.json_tool && name == JSON_TOOL_NAME {
-                    join(&mut text, Cow::Borrowed(input));
+                    join_text(&mut text, Cow::Borrowed(input));
                     continue;
                 }
                 calls.push(ToolCall {
@@ -90,37 +88,12 @@ pub fn parse_response<'a>(
     }
     let has_calls = !calls.is_empty();
     let finish = finish_reason(resp.stop_reason.as_deref().unwrap_or("end_turn"), has_calls);
-    let content = match text {
-        None if has_calls => None,
-        None => Some(Cow::Borrowed("")),
-        t => t,
+    let answer = Answer {
+        text,
+        reasoning,
+        tool_calls: calls,
+        finish,
     };
-    let response = ChatResponse {
-        id: Cow::Owned(meta.id.to_owned()),
-        object: Cow::Borrowed("chat.completion"),
-        created: meta.created,
-        model: Cow::Owned(meta.model.to_owned()),
-        choices: vec![Choice {
-            index: 0,
-            message: ResponseMessage {
-                role: Cow::Borrowed("assistant"),
-                content,
-                tool_calls: has_calls.then_some(calls),
-                refusal: None,
-                reasoning_content: reasoning,
-            },
-            finish_reason: Some(Cow::Borrowed(finish.as_str())),
-        }],
-        usage: Some(usage.to_openai()),
-        system_fingerprint: None,
-    };
+    let response = ChatResponse::single(meta.id, meta.model, meta.created, answer, &usage);
     Ok((response, usage))
-}
-
-/// Append `piece` to `acc`, borrowing while there is only one piece.
-fn join<'a>(acc: &mut Option<Cow<'a, str>>, piece: Cow<'a, str>) {
-    match acc {
-        None => *acc = Some(piece),
-        Some(s) => s.to_mut().push_str(&piece),
-    }
 }

@@ -17,7 +17,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::request::JSON_TOOL_NAME;
-use crate::chat::{ChatResponse, Choice, FinishReason, ResponseMessage, ToolCall};
+use crate::chat::response::{join_text, Answer};
+use crate::chat::{ChatResponse, FinishReason, ToolCall};
 use crate::chat::{ToolCallFunction, TranslateError, Usage};
 
 /// What the caller knows and Bedrock does not say.
@@ -156,14 +157,6 @@ pub(crate) fn input_text(input: Option<&RawValue>) -> &str {
     }
 }
 
-/// Append `piece` to `acc`, borrowing while there is only one piece.
-fn join<'a>(acc: &mut Option<Cow<'a, str>>, piece: Cow<'a, str>) {
-    match acc {
-        None => *acc = Some(piece),
-        Some(s) => s.to_mut().push_str(&piece),
-    }
-}
-
 /// Read a `Converse` answer. Strings borrow from `body` where the JSON allows.
 pub fn parse_response<'a>(
     body: &'a [u8],
@@ -184,7 +177,7 @@ pub fn parse_response<'a>(
         if let Some(t) = b.tool_use {
             let input = input_text(t.input);
             if meta.json_tool && t.name == JSON_TOOL_NAME {
-                join(&mut text, Cow::Borrowed(input));
+                join_text(&mut text, Cow::Borrowed(input));
                 continue;
             }
             tool_calls.push(ToolCall {
@@ -196,36 +189,19 @@ pub fn parse_response<'a>(
                 },
             });
         } else if let Some(t) = b.text {
-            join(&mut text, t);
+            join_text(&mut text, t);
         } else if let Some(r) = b.reasoning_content.and_then(|r| r.reasoning_text) {
-            join(&mut reasoning, r.text);
+            join_text(&mut reasoning, r.text);
         }
     }
     let has_calls = !tool_calls.is_empty();
     let finish = finish_reason(resp.stop_reason.as_deref().unwrap_or("end_turn"), has_calls);
-    let content = match text {
-        None if has_calls => None,
-        None => Some(Cow::Borrowed("")),
-        t => t,
+    let answer = Answer {
+        text,
+        reasoning,
+        tool_calls,
+        finish,
     };
-    let response = ChatResponse {
-        id: Cow::Owned(meta.id.to_owned()),
-        object: Cow::Borrowed("chat.completion"),
-        created: meta.created,
-        model: Cow::Owned(meta.model.to_owned()),
-        choices: vec![Choice {
-            index: 0,
-            message: ResponseMessage {
-                role: Cow::Borrowed("assistant"),
-                content,
-                tool_calls: has_calls.then_some(tool_calls),
-                refusal: None,
-                reasoning_content: reasoning,
-            },
-            finish_reason: Some(Cow::Borrowed(finish.as_str())),
-        }],
-        usage: Some(usage.to_openai()),
-        system_fingerprint: None,
-    };
+    let response = ChatResponse::single(meta.id, meta.model, meta.created, answer, &usage);
     Ok((response, usage))
 }

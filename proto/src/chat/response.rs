@@ -5,7 +5,9 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 
 use super::request::ToolCall;
+use super::translate::FinishReason;
 use super::usage::OpenAiUsage;
+use super::Usage;
 
 /// A non-streaming `chat.completion`. Translators build it (with owned strings) from a
 /// provider's answer; the Anthropic ingress parses it (borrowing) from an OpenAI-shaped
@@ -124,4 +126,53 @@ pub struct FunctionDelta<'a> {
     pub name: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     pub arguments: Option<Cow<'a, str>>,
+}
+
+/// Append `piece` to `acc`, borrowing while there is only one piece (the usual case: one
+/// text block), so a translated answer copies its text only when it must join parts.
+pub fn join_text<'a>(acc: &mut Option<Cow<'a, str>>, piece: Cow<'a, str>) {
+    match acc {
+        None => *acc = Some(piece),
+        Some(s) => s.to_mut().push_str(&piece),
+    }
+}
+
+/// The parts of a one-choice answer, as every provider translator gathers them.
+pub struct Answer<'a> {
+    pub text: Option<Cow<'a, str>>,
+    pub reasoning: Option<Cow<'a, str>>,
+    pub tool_calls: Vec<ToolCall<'a>>,
+    pub finish: FinishReason,
+}
+
+impl<'a> ChatResponse<'a> {
+    /// A `chat.completion` with one choice. Content is `null` only when the answer is
+    /// tool calls alone (as OpenAI writes it), else at least `""`.
+    pub fn single(id: &str, model: &str, created: u64, a: Answer<'a>, usage: &Usage) -> Self {
+        let has_calls = !a.tool_calls.is_empty();
+        let content = match a.text {
+            None if has_calls => None,
+            None => Some(Cow::Borrowed("")),
+            t => t,
+        };
+        ChatResponse {
+            id: Cow::Owned(id.to_owned()),
+            object: Cow::Borrowed("chat.completion"),
+            created,
+            model: Cow::Owned(model.to_owned()),
+            choices: vec![Choice {
+                index: 0,
+                message: ResponseMessage {
+                    role: Cow::Borrowed("assistant"),
+                    content,
+                    tool_calls: has_calls.then_some(a.tool_calls),
+                    refusal: None,
+                    reasoning_content: a.reasoning,
+                },
+                finish_reason: Some(Cow::Borrowed(a.finish.as_str())),
+            }],
+            usage: Some(usage.to_openai()),
+            system_fingerprint: None,
+        }
+    }
 }

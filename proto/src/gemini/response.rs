@@ -19,6 +19,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::ids;
+use crate::chat::response::join_text;
 use crate::chat::{ChatResponse, Choice, FinishReason, ResponseMessage, ToolCall};
 use crate::chat::{ToolCallFunction, TranslateError, Usage};
 
@@ -220,14 +221,6 @@ pub fn parse_response<'a>(
     Ok((response, usage))
 }
 
-/// Append `piece` to `acc`, borrowing while there is only one piece.
-fn join<'a>(acc: &mut Option<Cow<'a, str>>, piece: Cow<'a, str>) {
-    match acc {
-        None => *acc = Some(piece),
-        Some(s) => s.to_mut().push_str(&piece),
-    }
-}
-
 fn choice<'a>(index: u32, c: Candidate<'a>, prefix: &str, calls: &mut u32) -> Choice<'a> {
     let mut text: Option<Cow<'a, str>> = None;
     let mut reasoning: Option<Cow<'a, str>> = None;
@@ -252,7 +245,7 @@ fn choice<'a>(index: u32, c: Candidate<'a>, prefix: &str, calls: &mut u32) -> Ch
                 },
             });
         } else if let Some(t) = p.text {
-            join(if p.thought { &mut reasoning } else { &mut text }, t);
+            join_text(if p.thought { &mut reasoning } else { &mut text }, t);
         }
     }
     let has_calls = !tool_calls.is_empty();
