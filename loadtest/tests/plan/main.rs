@@ -113,23 +113,25 @@ fn a_plan_agrees_with_a_measured_run_within_15_percent() {
         "knee {knee} vs capacity {capacity:.0}\n{text}"
     );
 
-    // 2. A measured run at the predicted rate keeps the SLO: it sustains the rate
-    //    (achieved within 15 % of predicted; in practice within 1 %), answers all, and
-    //    its p99 is within the bound plus 15 %. The 15 % is for a scheduler stall on a
-    //    shared two-core machine; a knee wrongly past the capacity would queue for the
-    //    whole run and put the p99 at hundreds of ms.
-    let at = measured_run(&mock, &cfg, knee);
-    eprintln!("measured at the knee: {at:?}");
+    // 2. The prediction is not more than 15 % high: a measured run 15 % below it keeps
+    //    the SLO (sustains the rate, answers all, p99 within the bound). Measuring *at*
+    //    the knee would test a system loaded to its capacity, where the p99 is at the
+    //    mercy of any scheduler stall on a shared two-core machine (seen in CI: 65 ms
+    //    against a 50 ms bound at the knee); a knee wrongly past the capacity would queue
+    //    for the whole run 15 % below it too, and put the p99 at hundreds of ms.
+    let below = measured_run(&mock, &cfg, knee * 0.85);
+    eprintln!("measured 15% below: {below:?}");
     assert!(
-        at.achieved_rate >= 0.85 * knee,
-        "achieved {} at {knee}",
-        at.achieved_rate
+        below.achieved_rate >= 0.95 * knee * 0.85,
+        "achieved {} at {}",
+        below.achieved_rate,
+        knee * 0.85
     );
-    assert_eq!(at.errors, 0, "{at:?}");
-    let p99 = at.p99_us.expect("responses");
+    assert_eq!(below.errors, 0, "{below:?}");
+    let p99 = below.p99_us.expect("responses");
     assert!(
-        (p99 as f64) <= 1.15 * cfg.slo.p99_us as f64,
-        "p99 {p99} µs at the predicted rate {knee}\n{text}"
+        p99 <= cfg.slo.p99_us as i64,
+        "p99 {p99} µs 15% below the predicted rate {knee}\n{text}"
     );
 
     // 3. And the prediction is not more than 15 % low: 15 % above it the SLO fails
