@@ -544,6 +544,17 @@ mod dialect {
         }
     }
 
+    thread_local! {
+        /// This worker's SigV4 signing keys by (secret access key, region) — what a key is
+        /// derived from besides the day — so it is derived (four HMACs and an allocation) once a day, not per
+        /// request. Per thread: workers share nothing.
+        static KEYS: std::cell::RefCell<Vec<CachedKey>> =
+            const { std::cell::RefCell::new(Vec::new()) };
+    }
+
+    /// (secret access key, region, the day's key).
+    type CachedKey = (Box<str>, Box<str>, sigv4::SigningKey);
+
     /// Per-request signing headers (Bedrock's SigV4) into `tr.headers`. The signed
     /// headers are `host`, `x-amz-date`, `content-type` (and the session token): the
     /// ones whose values are fixed before the body is sent.
@@ -563,10 +574,27 @@ mod dialect {
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         let date = sigv4::AmzDate::from_unix_secs(secs).ok_or(GatewayError::UpstreamSigning)?;
-        // Deriving the key is four HMACs; it could be cached per day per worker.
-        let key =
-            sigv4::SigningKey::derive(&aws.secret_access_key.0, &date, &aws.region, "bedrock")
+        KEYS.with(|keys| -> Result<(), GatewayError> {
+            let mut keys = keys.borrow_mut();
+            let slot = keys.iter().position(|(secret, region, _)| {
+                **secret == *aws.secret_access_key.0 && **region == *aws.region
+            });
+            let fresh = slot.is_some_and(|i| keys[i].2.is_for(&date));
+            if !fresh {
+                let key = sigv4::SigningKey::derive(
+                    &aws.secret_access_key.0,
+                    &date,
+                    &aws.region,
+                    "bedrock",
+                )
                 .map_err(|_| GatewayError::UpstreamSigning)?;
+                match slot {
+                    Some(i) => keys[i].2 = key,
+                    None => keys.push((aws.secret_access_key.0.clone(), aws.region.clone(), key)),
+                }
+            }
+            Ok(())
+        })?;
         let mut path = String::with_capacity(up.path_prefix.len() + tr.path.len());
         path.push_str(&up.path_prefix);
         path.push_str(std::str::from_utf8(&tr.path).map_err(|_| GatewayError::UpstreamSigning)?);
@@ -581,15 +609,25 @@ mod dialect {
             content_sha256_header: false,
         };
         let mut authorization = Vec::with_capacity(256);
-        let signed = sigv4::sign(
-            &request,
-            &date,
-            &aws.access_key_id.0,
-            token,
-            &key,
-            &mut authorization,
-        )
-        .map_err(|_| GatewayError::UpstreamSigning)?;
+        let signed = KEYS
+            .with(|keys| {
+                let keys = keys.borrow();
+                let (_, _, key) = keys
+                    .iter()
+                    .find(|(secret, region, _)| {
+                        **secret == *aws.secret_access_key.0 && **region == *aws.region
+                    })
+                    .expect("derived above");
+                sigv4::sign(
+                    &request,
+                    &date,
+                    &aws.access_key_id.0,
+                    token,
+                    key,
+                    &mut authorization,
+                )
+            })
+            .map_err(|_| GatewayError::UpstreamSigning)?;
         tr.headers.clear();
         tr.headers.push((
             "authorization",
