@@ -71,7 +71,6 @@ pub struct RequestMeta {
 
 const EMPTY_OBJECT_SCHEMA: &str = r#"{"type":"object","properties":{}}"#;
 const OBJECT_SCHEMA: &str = r#"{"type":"object"}"#;
-const EMPTY_OBJECT: &str = "{}";
 
 fn raw(s: &'static str) -> &'static RawValue {
     // INVARIANT: only called with the constant JSON texts above.
@@ -158,7 +157,7 @@ fn messages<'r>(
                         kind: Cow::Borrowed("tool_use"),
                         id: Some(Cow::Borrowed(&call.id)),
                         name: Some(Cow::Borrowed(&call.function.name)),
-                        input: Some(arguments(&call.function.arguments)?),
+                        input: Some(call.function.arguments_object()?),
                         ..Block::default()
                     });
                 }
@@ -341,20 +340,6 @@ fn tool_result<'r>(
         content,
         ..Block::default()
     })
-}
-
-/// The `arguments` JSON string as the `input` object, byte-for-byte.
-pub(crate) fn arguments(args: &str) -> Result<&RawValue, TranslateError> {
-    const BAD: TranslateError =
-        TranslateError::BadJson("tool_calls.function.arguments as a JSON object");
-    let trimmed = args.trim_ascii();
-    if trimmed.is_empty() {
-        return Ok(raw(EMPTY_OBJECT));
-    }
-    if !trimmed.starts_with('{') {
-        return Err(BAD);
-    }
-    serde_json::from_str(trimmed).map_err(|_| BAD)
 }
 
 type Tools<'r> = (

@@ -368,25 +368,11 @@ fn assistant_blocks<'r>(
         let block = Block::ToolUse(ToolUse {
             tool_use_id: tool_use_id(&call.id),
             name,
-            input: arguments(&call.function.arguments)?,
+            input: call.function.arguments_object()?,
         });
         push(turns, "assistant", block);
     }
     Ok(())
-}
-
-/// The arguments string of an OpenAI tool call as the `input` object, byte for byte.
-fn arguments(args: &str) -> Result<&RawValue, TranslateError> {
-    const EMPTY: &str = "{}";
-    let args = if args.trim().is_empty() { EMPTY } else { args };
-    let raw: &RawValue = serde_json::from_str(args)
-        .map_err(|_| TranslateError::BadJson("tool call arguments (a JSON object)"))?;
-    if !raw.get().starts_with('{') {
-        return Err(TranslateError::BadJson(
-            "tool call arguments (a JSON object)",
-        ));
-    }
-    Ok(raw)
 }
 
 /// An OpenAI tool call id as a Bedrock `toolUseId` (`[a-zA-Z0-9_-]{1,64}`): unchanged

@@ -19,6 +19,8 @@ use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use super::TranslateError;
+
 /// `POST /v1/chat/completions` body.
 #[derive(Debug, Deserialize, Serialize)]
 pub struct ChatRequest<'a> {
@@ -300,6 +302,25 @@ pub struct ToolCallFunction<'a> {
     /// The arguments as a JSON *string* (OpenAI encodes the object as text).
     #[serde(default, borrow)]
     pub arguments: Cow<'a, str>,
+}
+
+impl ToolCallFunction<'_> {
+    /// The `arguments` JSON string as the object it encodes, byte for byte: providers
+    /// that take the arguments as an object get this raw text, never a re-serialization
+    /// (serde_json's float parsing would change numbers). Blank arguments read as `{}`;
+    /// anything but a JSON object is refused.
+    pub fn arguments_object(&self) -> Result<&RawValue, TranslateError> {
+        const BAD: TranslateError =
+            TranslateError::BadJson("tool_calls.function.arguments as a JSON object");
+        let trimmed = self.arguments.trim_ascii();
+        if trimmed.is_empty() {
+            return serde_json::from_str("{}").map_err(|_| BAD);
+        }
+        if !trimmed.starts_with('{') {
+            return Err(BAD);
+        }
+        serde_json::from_str(trimmed).map_err(|_| BAD)
+    }
 }
 
 /// `tool_choice`.

@@ -403,27 +403,13 @@ fn assistant_parts<'r>(
         let part = Part::Call {
             function_call: Call {
                 name: &call.function.name,
-                args: arguments(&call.function.arguments)?,
+                args: call.function.arguments_object()?,
             },
             thought_signature,
         };
         push(turns, "model", part);
     }
     Ok(())
-}
-
-/// The arguments string of an OpenAI tool call as Gemini's `args` object, byte-for-byte.
-fn arguments(args: &str) -> Result<&RawValue, TranslateError> {
-    const EMPTY: &str = "{}";
-    let args = if args.trim().is_empty() { EMPTY } else { args };
-    let raw: &RawValue = serde_json::from_str(args)
-        .map_err(|_| TranslateError::BadJson("tool call arguments (a JSON object)"))?;
-    if !raw.get().starts_with('{') {
-        return Err(TranslateError::BadJson(
-            "tool call arguments (a JSON object)",
-        ));
-    }
-    Ok(raw)
 }
 
 fn tool_result<'r>(

@@ -14,7 +14,6 @@
 
 use std::borrow::Cow;
 
-use crate::anthropic::request::arguments;
 use crate::anthropic::types::{AnthropicUsage, Block, MessageResponse};
 use crate::chat::{ChatResponse, FinishReason, TranslateError, Usage};
 
@@ -74,7 +73,7 @@ pub fn write_response(resp: &ChatResponse<'_>, out: &mut Vec<u8>) -> Result<Usag
                 kind: Cow::Borrowed("tool_use"),
                 id: Some(Cow::Borrowed(&call.id)),
                 name: Some(Cow::Borrowed(&call.function.name)),
-                input: Some(arguments(&call.function.arguments)?),
+                input: Some(call.function.arguments_object()?),
                 ..Block::default()
             });
         }
