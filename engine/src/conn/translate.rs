@@ -9,7 +9,6 @@
 //! The per-provider pieces are in `proto` (request, response, stream and error
 //! translators); this module only chooses among them and frames the HTTP around them.
 
-use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::SystemTime;
@@ -75,21 +74,8 @@ pub(super) fn request(
     let chat: ChatRequest = serde_json::from_slice(body)
         .map_err(|e| (GatewayError::InvalidChatRequest, Some(e.to_string())))?;
     let upstream_model = String::from_utf8_lossy(resolved.upstream_name);
-    let client_model = match &chat.model {
-        Cow::Borrowed(m) => Box::<str>::from(*m),
-        Cow::Owned(m) => m.as_str().into(),
-    };
     out.clear();
-    let mut tr = Translation {
-        kind: provider.kind,
-        stream: chat.is_stream(),
-        include_usage: chat.wants_stream_usage(),
-        model: client_model,
-        path: Vec::with_capacity(96),
-        headers: Vec::new(),
-        json_tool: false,
-        ingress: false,
-    };
+    let mut tr = Translation::new(provider.kind, &chat, false);
     dialect::write_request(provider, &chat, &upstream_model, &mut tr, out).map_err(refusal)?;
     Ok(tr)
 }
@@ -134,16 +120,7 @@ pub(super) fn ingress_request(
         .map_err(|e| (GatewayError::InvalidChatRequest, Some(e.to_string())))?;
     let mut chat = anthropic::to_chat_request(msgs).map_err(refusal)?;
     let upstream_model = String::from_utf8_lossy(resolved.upstream_name).into_owned();
-    let mut tr = Translation {
-        kind: provider.kind,
-        stream: chat.is_stream(),
-        include_usage: chat.wants_stream_usage(),
-        model: chat.model.as_ref().into(),
-        path: Vec::with_capacity(96),
-        headers: Vec::new(),
-        json_tool: false,
-        ingress: true,
-    };
+    let mut tr = Translation::new(provider.kind, &chat, true);
     out.clear();
     if provider.kind.openai_shaped() {
         if !provider.opts.stream_usage {
@@ -185,6 +162,20 @@ fn refusal(e: TranslateError) -> Refusal {
 }
 
 impl Translation {
+    /// What the chat request says about its answer; the provider's call fills the rest.
+    fn new(kind: ProviderKind, chat: &ChatRequest<'_>, ingress: bool) -> Translation {
+        Translation {
+            kind,
+            stream: chat.is_stream(),
+            include_usage: chat.wants_stream_usage(),
+            model: chat.model.as_ref().into(),
+            path: Vec::with_capacity(96),
+            headers: Vec::new(),
+            json_tool: false,
+            ingress,
+        }
+    }
+
     /// Append the upstream request head for a body of `body_len` bytes.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn write_head(
