@@ -13,10 +13,11 @@ use std::pin::Pin;
 use memchr::memmem;
 use monoio::io::AsyncWriteRent;
 use proto::chat::{ChatChunk, TranslateError, Usage};
-use proto::http1::{write_chunk, ResponseHead, LAST_CHUNK};
+use proto::http1::{ResponseHead, LAST_CHUNK};
 use proto::sse::Splitter;
 
 use super::forward::{StreamError, Streamer};
+use super::translate::put;
 
 /// Spliced before the request object's closing brace.
 pub(super) const INCLUDE_USAGE: &[u8] = b",\"stream_options\":{\"include_usage\":true}";
@@ -103,28 +104,17 @@ impl<S: AsyncWriteRent> Streamer<'_, S> {
                 Some(u) => usage = Some(u),
                 None => without_null_usage(ev, &mut frame),
             });
-            if !frame.is_empty() {
-                if client_chunked {
-                    write_chunk(wbuf, &frame);
-                } else {
-                    wbuf.extend_from_slice(&frame);
-                }
-            }
+            put(wbuf, &frame, client_chunked);
             r.map_err(|_| TranslateError::TooLarge)
         };
         let reusable = self
             .pump(resp, u64::MAX, true, closed.as_mut(), &mut sink)
             .await?;
-        // An unterminated last event is relayed as it came.
-        let mut tail = Vec::new();
-        let _ = splitter.finish(|ev| tail.extend_from_slice(ev));
+        // Bytes after the last blank line (an unterminated event) are relayed as they
+        // came, as a plain relay would have.
+        put(self.wbuf, splitter.pending_bytes(), client_chunked);
         if client_chunked {
-            if !tail.is_empty() {
-                write_chunk(self.wbuf, &tail);
-            }
             self.wbuf.extend_from_slice(LAST_CHUNK);
-        } else {
-            self.wbuf.extend_from_slice(&tail);
         }
         self.req.usage = usage;
         self.flush().await?;

@@ -461,7 +461,7 @@ impl<S: AsyncWriteRent> Streamer<'_, S> {
 }
 
 /// Append translated client bytes, as one chunk when the client reads chunked.
-fn put(wbuf: &mut Vec<u8>, frame: &[u8], client_chunked: bool) {
+pub(super) fn put(wbuf: &mut Vec<u8>, frame: &[u8], client_chunked: bool) {
     if frame.is_empty() {
         return;
     }

@@ -36,6 +36,11 @@ impl Splitter {
         self.pending.len()
     }
 
+    /// The held bytes of the unfinished event, as they came.
+    pub fn pending_bytes(&self) -> &[u8] {
+        &self.pending
+    }
+
     /// Feed `input`; `f` is called once per complete event, in order.
     pub fn push(&mut self, input: &[u8], mut f: impl FnMut(&[u8])) -> Result<(), SseError> {
         let mut input = input;

@@ -610,6 +610,7 @@ fn splitter_finds_blank_lines_with_every_line_ending() {
     let mut n = 0;
     s.push(b"data: z\r\n\r", |_| n += 1).unwrap();
     assert_eq!((n, s.pending()), (0, 10));
+    assert_eq!(s.pending_bytes(), b"data: z\r\n\r");
     s.push(b"\ndata: y\n\n", |_| n += 1).unwrap();
     assert_eq!((n, s.pending()), (2, 0));
 }
