@@ -23,6 +23,7 @@ pub mod error;
 mod io;
 pub mod log;
 pub mod metrics;
+pub mod route;
 pub mod server;
 mod upstream;
 
