@@ -13,7 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use proto::http1::Method;
 
-use crate::config::AccessLog as Destination;
+use crate::config::{AccessLog as Destination, ATTEMPTS_MAX};
 use crate::metrics::Route;
 
 /// Records buffered between the workers and the writer. The channel's buffer is
@@ -48,6 +48,57 @@ pub struct Record {
     pub client_aborted: bool,
     /// Tokens the provider reported (normalized), when the response carried them.
     pub usage: Option<LogUsage>,
+    /// Every upstream attempt, in order.
+    pub attempts: Attempts,
+    /// A request the gateway mirrored to a shadow group (no client saw its answer).
+    pub shadow: bool,
+}
+
+/// One upstream attempt: which deployment, what it answered (status 0: no response),
+/// the failure, and how long it took.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Attempt {
+    /// Deployment id (`Snapshot::deployment_labels`).
+    pub deployment: u16,
+    pub status: u16,
+    pub ms: u32,
+    pub error: Option<crate::error::GatewayError>,
+    /// Started as a hedge beside a slower attempt.
+    pub hedge: bool,
+    /// Lost a hedge race and was cancelled (its connection closed).
+    pub cancelled: bool,
+}
+
+/// The attempts of one request, inline (no allocation).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Attempts {
+    n: u8,
+    list: [Attempt; ATTEMPTS_MAX],
+}
+
+impl Attempts {
+    /// Record an attempt; returns its index. The failover loop never makes more than
+    /// [`ATTEMPTS_MAX`]; extra ones are counted but not kept.
+    pub fn push(&mut self, a: Attempt) -> usize {
+        let i = usize::from(self.n);
+        if let Some(slot) = self.list.get_mut(i) {
+            *slot = a;
+        }
+        self.n = self.n.saturating_add(1);
+        i
+    }
+
+    pub fn count(&self) -> usize {
+        usize::from(self.n)
+    }
+
+    pub fn get_mut(&mut self, i: usize) -> Option<&mut Attempt> {
+        self.list[..usize::from(self.n).min(ATTEMPTS_MAX)].get_mut(i)
+    }
+
+    pub fn as_slice(&self) -> &[Attempt] {
+        &self.list[..usize::from(self.n).min(ATTEMPTS_MAX)]
+    }
 }
 
 /// [`proto::chat::Usage`] in 32-bit fields (saturating), to keep [`Record`] small: the
@@ -90,10 +141,10 @@ impl Sender {
 }
 
 /// Start the writer thread. It exits when every [`Sender`] is dropped, after writing
-/// what was queued. `models` and `providers` name the snapshot's model indices.
+/// what was queued. `names` name the snapshot's model indices and deployment ids.
 pub fn start(
     dest: &Destination,
-    models: Arc<[(String, String)]>,
+    names: Arc<Names>,
 ) -> std::io::Result<(Sender, Option<JoinHandle<()>>)> {
     let out: Box<dyn Write + Send> = match dest {
         Destination::Off => return Ok((Sender(None), None)),
@@ -113,20 +164,29 @@ pub fn start(
             write_loop(
                 rx,
                 std::io::BufWriter::with_capacity(64 * 1024, out),
-                &models,
+                &names,
             )
         })?;
     Ok((Sender(Some(tx)), Some(handle)))
 }
 
-fn write_loop(rx: Receiver<Record>, mut out: impl Write, models: &[(String, String)]) {
+/// What the writer needs to name a record's indices.
+#[derive(Debug, Default)]
+pub struct Names {
+    /// Per model index: (client-facing name, provider of its first deployment).
+    pub models: Vec<(String, String)>,
+    /// Per deployment id: its label and its provider's name.
+    pub deployments: Vec<(String, String)>,
+}
+
+fn write_loop(rx: Receiver<Record>, mut out: impl Write, names: &Names) {
     let mut line = String::with_capacity(512);
     while let Ok(first) = rx.recv() {
         let mut next = Some(first);
         // Drain what is queued, then flush once: one write per burst, not per line.
         while let Some(r) = next {
             line.clear();
-            format_record(&mut line, &r, models);
+            format_record(&mut line, &r, names);
             let _ = out.write_all(line.as_bytes());
             next = rx.try_recv().ok();
         }
@@ -150,7 +210,7 @@ fn method_str(m: Method) -> &'static str {
 
 /// One JSON object and a newline. Every string written here is either a fixed label or
 /// a configured model/provider name, escaped.
-pub fn format_record(o: &mut String, r: &Record, models: &[(String, String)]) {
+pub fn format_record(o: &mut String, r: &Record, names: &Names) {
     use std::fmt::Write as _;
     let _ = write!(o, "{{\"ts\":\"");
     format_ts(o, r.unix_us);
@@ -163,8 +223,23 @@ pub fn format_record(o: &mut String, r: &Record, models: &[(String, String)]) {
         method_str(r.method),
         r.route.name()
     );
-    if let Some((model, provider)) = r.model.and_then(|m| models.get(m as usize)) {
-        let _ = write!(o, ",\"model\":{:?},\"provider\":{:?}", model, provider);
+    if let Some((model, provider)) = r.model.and_then(|m| names.models.get(m as usize)) {
+        let _ = write!(o, ",\"model\":{:?}", model);
+        // The provider that answered: the last attempt's deployment's, else the group's
+        // first.
+        match r
+            .attempts
+            .as_slice()
+            .last()
+            .and_then(|a| names.deployments.get(usize::from(a.deployment)))
+        {
+            Some((label, provider)) => {
+                let _ = write!(o, ",\"provider\":{provider:?},\"deployment\":{label:?}");
+            }
+            None => {
+                let _ = write!(o, ",\"provider\":{:?}", provider);
+            }
+        }
     }
     let _ = write!(
         o,
@@ -195,6 +270,33 @@ pub fn format_record(o: &mut String, r: &Record, models: &[(String, String)]) {
     }
     if r.client_aborted {
         o.push_str(",\"client_aborted\":true");
+    }
+    if r.shadow {
+        o.push_str(",\"shadow\":true");
+    }
+    if r.attempts.count() > 0 {
+        o.push_str(",\"attempts\":[");
+        for (i, a) in r.attempts.as_slice().iter().enumerate() {
+            if i > 0 {
+                o.push(',');
+            }
+            let d = names
+                .deployments
+                .get(usize::from(a.deployment))
+                .map_or("", |(label, _)| label.as_str());
+            let _ = write!(o, "{{\"deployment\":{d:?},\"status\":{},\"ms\":{}", a.status, a.ms);
+            if let Some(e) = a.error {
+                let _ = write!(o, ",\"error\":\"{}\"", e.code());
+            }
+            if a.hedge {
+                o.push_str(",\"hedge\":true");
+            }
+            if a.cancelled {
+                o.push_str(",\"cancelled\":true");
+            }
+            o.push('}');
+        }
+        o.push(']');
     }
     o.push_str("}\n");
 }
@@ -255,14 +357,27 @@ mod tests {
             error: None,
             client_aborted: false,
             usage: None,
+            attempts: Attempts::default(),
+            shadow: false,
+        }
+    }
+
+    fn names() -> Names {
+        Names {
+            models: vec![("gpt-\"4o".into(), "openai".into())],
+            deployments: vec![
+                ("gpt-4o/openai/gpt-4o".into(), "openai".into()),
+                ("gpt-4o/azure/gpt-4o".into(), "azure".into()),
+            ],
         }
     }
 
     #[test]
     fn records_stay_small() {
-        // The channel preallocates CHANNEL_RECORDS_MAX of them.
+        // The channel preallocates CHANNEL_RECORDS_MAX of them (and touches every slot):
+        // 4096 × 288 B = 1.1 MiB of resident memory at most.
         assert!(
-            std::mem::size_of::<Record>() <= 152,
+            std::mem::size_of::<Record>() <= 288,
             "{}",
             std::mem::size_of::<Record>()
         );
@@ -271,7 +386,7 @@ mod tests {
     #[test]
     fn record_is_one_json_line() {
         let mut s = String::new();
-        format_record(&mut s, &record(), &[("gpt-\"4o".into(), "openai".into())]);
+        format_record(&mut s, &record(), &names());
         assert!(s.ends_with("}\n") && s.matches('\n').count() == 1);
         let v: serde_json::Value = serde_json::from_str(&s).unwrap();
         assert_eq!(v["ts"], "2025-11-22T04:00:00.123Z");
@@ -280,6 +395,39 @@ mod tests {
         assert_eq!(v["added_ms"], 0.042);
         assert_eq!(v["upstream_reused"], true);
         assert_eq!(v["request_id"], "0000000000000abc");
+        assert_eq!(v["provider"], "openai");
+        assert!(v.get("attempts").is_none());
+    }
+
+    #[test]
+    fn every_attempt_is_logged() {
+        let mut r = record();
+        r.attempts.push(Attempt {
+            deployment: 1,
+            status: 0,
+            ms: 12,
+            error: Some(crate::error::GatewayError::UpstreamConnect),
+            ..Attempt::default()
+        });
+        r.attempts.push(Attempt {
+            deployment: 0,
+            status: 200,
+            ms: 30,
+            hedge: true,
+            ..Attempt::default()
+        });
+        let mut s = String::new();
+        format_record(&mut s, &r, &names());
+        let v: serde_json::Value = serde_json::from_str(&s).unwrap();
+        assert_eq!(v["deployment"], "gpt-4o/openai/gpt-4o", "the last attempt answered");
+        assert_eq!(v["provider"], "openai");
+        let a = v["attempts"].as_array().unwrap();
+        assert_eq!(a.len(), 2);
+        assert_eq!(a[0]["deployment"], "gpt-4o/azure/gpt-4o");
+        assert_eq!(a[0]["error"], "upstream_unreachable");
+        assert_eq!(a[0]["status"], 0);
+        assert_eq!(a[1]["status"], 200);
+        assert_eq!(a[1]["hedge"], true);
     }
 
     #[test]
@@ -288,7 +436,10 @@ mod tests {
         let _ = std::fs::remove_file(&dir);
         let (tx, handle) = start(
             &Destination::File(dir.clone()),
-            Arc::from(vec![("m".to_string(), "p".to_string())]),
+            Arc::new(Names {
+                models: vec![("m".to_string(), "p".to_string())],
+                deployments: vec![],
+            }),
         )
         .unwrap();
         for _ in 0..100 {

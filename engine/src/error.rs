@@ -57,6 +57,10 @@ pub enum GatewayError {
     UpstreamSigning,
     /// The gateway is shutting down and takes no new requests.
     Draining,
+    /// Every deployment of the group (and its fallbacks) is unhealthy or ejected.
+    NoHealthyDeployment,
+    /// No deployment carries the tags the request requires (`x-sluice-route-tags`).
+    NoMatchingDeployment,
 }
 
 impl GatewayError {
@@ -66,7 +70,7 @@ impl GatewayError {
             Http(_) | HeadTimeout | BodyTimeout | MalformedJson(_) | MissingModel
             | MissingApiKey | InvalidApiKey | UnknownModel | UnknownRoute | MethodNotAllowed
             | UnsupportedMediaType | InvalidChatRequest | UnsupportedParameter
-            | UnsupportedEndpoint => Source::Client,
+            | UnsupportedEndpoint | NoMatchingDeployment => Source::Client,
             UpstreamConnect
             | UpstreamConnectTimeout
             | UpstreamTls
@@ -76,7 +80,7 @@ impl GatewayError {
             | UpstreamIdleTimeout
             | UpstreamTotalTimeout
             | UpstreamUntranslatable => Source::Upstream,
-            Draining | UpstreamSigning => Source::Gateway,
+            Draining | UpstreamSigning | NoHealthyDeployment => Source::Gateway,
         }
     }
 
@@ -99,7 +103,7 @@ impl GatewayError {
             Http(e) => e.status(),
             HeadTimeout | BodyTimeout => 408,
             MalformedJson(_) | MissingModel | InvalidChatRequest | UnsupportedParameter
-            | UnsupportedEndpoint => 400,
+            | UnsupportedEndpoint | NoMatchingDeployment => 400,
             MissingApiKey | InvalidApiKey => 401,
             UnknownModel | UnknownRoute => 404,
             MethodNotAllowed => 405,
@@ -113,7 +117,7 @@ impl GatewayError {
             | UpstreamFirstByteTimeout
             | UpstreamIdleTimeout
             | UpstreamTotalTimeout => 504,
-            Draining => 503,
+            Draining | NoHealthyDeployment => 503,
             UpstreamSigning => 500,
         }
     }
@@ -162,6 +166,8 @@ impl GatewayError {
             | UpstreamTotalTimeout => "upstream_timeout",
             Draining => "shutting_down",
             UpstreamSigning => "upstream_signing_failed",
+            NoHealthyDeployment => "no_healthy_deployment",
+            NoMatchingDeployment => "no_matching_deployment",
         }
     }
 
@@ -207,6 +213,12 @@ impl GatewayError {
             UpstreamUntranslatable => "the upstream provider's response could not be translated",
             Draining => "the gateway is shutting down; retry on another instance",
             UpstreamSigning => "the gateway could not sign the request to the provider",
+            NoHealthyDeployment => {
+                "no deployment of this model is healthy right now; retry later"
+            }
+            NoMatchingDeployment => {
+                "no deployment of this model satisfies the request's route constraints (x-sluice-route-tags)"
+            }
         }
     }
 

@@ -116,8 +116,46 @@ impl Histogram {
     }
 }
 
+/// How an upstream attempt ended, as the `outcome` label of
+/// `sluice_deployment_attempts_total`. Index with the constants below.
+pub const ATTEMPT_OUTCOMES: [&str; 9] = [
+    "ok",
+    "client_error",
+    "rate_limited",
+    "server_error",
+    "connect",
+    "timeout",
+    "reset",
+    "bad_response",
+    "cancelled",
+];
+pub const OUTCOME_OK: usize = 0;
+pub const OUTCOME_CLIENT_ERROR: usize = 1;
+pub const OUTCOME_RATE_LIMITED: usize = 2;
+pub const OUTCOME_SERVER_ERROR: usize = 3;
+pub const OUTCOME_CONNECT: usize = 4;
+pub const OUTCOME_TIMEOUT: usize = 5;
+pub const OUTCOME_RESET: usize = 6;
+pub const OUTCOME_BAD_RESPONSE: usize = 7;
+pub const OUTCOME_CANCELLED: usize = 8;
+
+/// Per-deployment counters of one worker.
+struct DeploymentCounters {
+    outcomes: [AtomicU64; ATTEMPT_OUTCOMES.len()],
+    ttfb: Histogram,
+}
+
 /// One worker's counters.
 pub struct Shard {
+    /// Per deployment id.
+    deployments: Box<[DeploymentCounters]>,
+    /// Attempts after the first (retries), hedges started, fallback groups entered, and
+    /// shadow requests by outcome (ok, error).
+    pub retries: AtomicU64,
+    pub hedges: AtomicU64,
+    pub fallbacks: AtomicU64,
+    pub shadow_ok: AtomicU64,
+    pub shadow_failed: AtomicU64,
     /// `[route][model + 1][status slot]`; model slot 0 is "no model".
     requests: Box<[AtomicU64]>,
     total: Box<[Histogram]>,
@@ -133,9 +171,20 @@ pub struct Shard {
 }
 
 impl Shard {
-    fn new(models: usize) -> Shard {
+    fn new(models: usize, deployments: usize) -> Shard {
         let n = ROUTE_NAMES.len() * (models + 1) * STATUS_SLOTS;
         Shard {
+            deployments: (0..deployments)
+                .map(|_| DeploymentCounters {
+                    outcomes: std::array::from_fn(|_| AtomicU64::new(0)),
+                    ttfb: Histogram::new(),
+                })
+                .collect(),
+            retries: AtomicU64::new(0),
+            hedges: AtomicU64::new(0),
+            fallbacks: AtomicU64::new(0),
+            shadow_ok: AtomicU64::new(0),
+            shadow_failed: AtomicU64::new(0),
             requests: (0..n).map(|_| AtomicU64::new(0)).collect(),
             total: (0..ROUTE_NAMES.len()).map(|_| Histogram::new()).collect(),
             added: (0..ROUTE_NAMES.len()).map(|_| Histogram::new()).collect(),
@@ -167,6 +216,18 @@ impl Shard {
         self.added[route as usize].observe(added_us);
     }
 
+    /// Count one upstream attempt on `deployment` (an `OUTCOME_*` index) and its time
+    /// to first byte when a head arrived.
+    #[inline]
+    pub fn attempt(&self, deployment: usize, outcome: usize, ttfb_us: Option<u64>) {
+        if let Some(d) = self.deployments.get(deployment) {
+            add(&d.outcomes[outcome], 1);
+            if let Some(us) = ttfb_us {
+                d.ttfb.observe(us);
+            }
+        }
+    }
+
     #[inline]
     pub fn upstream_error(&self, kind: usize) {
         add(&self.upstream_errors[kind], 1);
@@ -187,16 +248,19 @@ impl Shard {
 pub struct Metrics {
     shards: Box<[CachePadded<Shard>]>,
     model_names: Vec<String>,
+    deployment_names: Vec<String>,
 }
 
 impl Metrics {
-    pub fn new(workers: usize, model_names: Vec<String>) -> Metrics {
+    pub fn new(workers: usize, model_names: Vec<String>, deployment_names: Vec<String>) -> Metrics {
         let n = model_names.len();
+        let d = deployment_names.len();
         Metrics {
             shards: (0..workers)
-                .map(|_| CachePadded::new(Shard::new(n)))
+                .map(|_| CachePadded::new(Shard::new(n, d)))
                 .collect(),
             model_names,
+            deployment_names,
         }
     }
 
@@ -208,8 +272,13 @@ impl Metrics {
         self.shards.iter().map(|s| f(s).load(Relaxed)).sum()
     }
 
-    /// Prometheus text exposition format 0.0.4.
-    pub fn render(&self, draining: bool) -> String {
+    /// Prometheus text exposition format 0.0.4. `breaker` gives a deployment's breaker
+    /// state (read from the shared health board).
+    pub fn render(
+        &self,
+        draining: bool,
+        breaker: impl Fn(usize) -> Option<crate::route::BreakerState>,
+    ) -> String {
         let mut o = String::with_capacity(16 * 1024);
         let models = self.model_names.len();
         o.push_str("# HELP sluice_requests_total Requests answered, by route, model and status.\n");
@@ -255,7 +324,38 @@ impl Metrics {
                 self.sum(|s| &s.upstream_errors[k])
             );
         }
-        let gauges: [(&str, &str, &str, u64); 7] = [
+        self.render_deployments(&mut o, breaker);
+        let gauges: [(&str, &str, &str, u64); 12] = [
+            (
+                "sluice_retries_total",
+                "counter",
+                "Upstream attempts after a request's first (failover and retries).",
+                self.sum(|s| &s.retries),
+            ),
+            (
+                "sluice_hedges_total",
+                "counter",
+                "Hedged second attempts started.",
+                self.sum(|s| &s.hedges),
+            ),
+            (
+                "sluice_fallbacks_total",
+                "counter",
+                "Requests that moved on to a fallback group.",
+                self.sum(|s| &s.fallbacks),
+            ),
+            (
+                "sluice_shadow_ok_total",
+                "counter",
+                "Shadow (mirrored) requests that the candidate answered with a non-error status.",
+                self.sum(|s| &s.shadow_ok),
+            ),
+            (
+                "sluice_shadow_failed_total",
+                "counter",
+                "Shadow (mirrored) requests that failed or got an error status.",
+                self.sum(|s| &s.shadow_failed),
+            ),
             (
                 "sluice_open_connections",
                 "gauge",
@@ -306,6 +406,69 @@ impl Metrics {
         let _ = writeln!(o, "# HELP process_resident_memory_bytes Resident set size.\n# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes {rss}");
         let _ = writeln!(o, "# HELP process_cpu_seconds_total User and system CPU time.\n# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total {cpu}");
         o
+    }
+
+    fn render_deployments(
+        &self,
+        o: &mut String,
+        breaker: impl Fn(usize) -> Option<crate::route::BreakerState>,
+    ) {
+        use crate::route::BreakerState;
+        if self.deployment_names.is_empty() {
+            return;
+        }
+        o.push_str("# HELP sluice_deployment_attempts_total Upstream attempts per deployment, by outcome.\n# TYPE sluice_deployment_attempts_total counter\n");
+        for (d, name) in self.deployment_names.iter().enumerate() {
+            for (k, outcome) in ATTEMPT_OUTCOMES.iter().enumerate() {
+                let v = self.sum(|s| &s.deployments[d].outcomes[k]);
+                if v > 0 || k == OUTCOME_OK {
+                    let _ = writeln!(
+                        o,
+                        "sluice_deployment_attempts_total{{deployment=\"{}\",outcome=\"{outcome}\"}} {v}",
+                        escape_label(name)
+                    );
+                }
+            }
+        }
+        o.push_str("# HELP sluice_deployment_breaker_state Circuit breaker per deployment: 0 closed, 1 open, 2 half-open.\n# TYPE sluice_deployment_breaker_state gauge\n");
+        for (d, name) in self.deployment_names.iter().enumerate() {
+            let v = match breaker(d) {
+                Some(BreakerState::Open) => 1,
+                Some(BreakerState::HalfOpen) => 2,
+                _ => 0,
+            };
+            let _ = writeln!(
+                o,
+                "sluice_deployment_breaker_state{{deployment=\"{}\"}} {v}",
+                escape_label(name)
+            );
+        }
+        let name = "sluice_deployment_ttfb_seconds";
+        let _ = writeln!(o, "# HELP {name} Upstream time to first byte per deployment.\n# TYPE {name} histogram");
+        for (d, dep) in self.deployment_names.iter().enumerate() {
+            let dep = escape_label(dep);
+            let total: u64 = (0..BUCKET_SLOTS)
+                .map(|b| self.sum(|s| &s.deployments[d].ttfb.buckets[b]))
+                .sum();
+            if total == 0 {
+                continue;
+            }
+            let mut cum = 0;
+            for (b, le) in BUCKETS_US.iter().enumerate() {
+                cum += self.sum(|s| &s.deployments[d].ttfb.buckets[b]);
+                let _ = writeln!(
+                    o,
+                    "{name}_bucket{{deployment=\"{dep}\",le=\"{}\"}} {cum}",
+                    *le as f64 / 1e6
+                );
+            }
+            let sum = self.sum(|s| &s.deployments[d].ttfb.sum_us) as f64 / 1e6;
+            let _ = writeln!(o, "{name}_bucket{{deployment=\"{dep}\",le=\"+Inf\"}} {total}");
+            let _ = writeln!(
+                o,
+                "{name}_sum{{deployment=\"{dep}\"}} {sum}\n{name}_count{{deployment=\"{dep}\"}} {total}"
+            );
+        }
     }
 
     fn render_histogram(
@@ -376,14 +539,33 @@ mod tests {
 
     #[test]
     fn counts_sum_across_shards_and_render() {
-        let m = Metrics::new(2, vec!["gpt-4o".into(), "demo".into()]);
+        let m = Metrics::new(
+            2,
+            vec!["gpt-4o".into(), "demo".into()],
+            vec!["gpt-4o/a/x".into(), "gpt-4o/b/y".into()],
+        );
+        m.shard(0).attempt(1, OUTCOME_RATE_LIMITED, Some(2_000));
+        m.shard(1).attempt(1, OUTCOME_RATE_LIMITED, None);
+        m.shard(1).attempt(0, OUTCOME_OK, Some(900));
         m.shard(0)
             .request(Route::ChatCompletions, Some(1), 200, 1500, 40);
         m.shard(1)
             .request(Route::ChatCompletions, Some(1), 200, 900, 30);
         m.shard(1).request(Route::Unknown, None, 404, 20, 20);
         m.shard(0).upstream_error(3);
-        let text = m.render(false);
+        let text = m.render(false, |d| {
+            Some(if d == 1 {
+                crate::route::BreakerState::Open
+            } else {
+                crate::route::BreakerState::Closed
+            })
+        });
+        assert!(text.contains(
+            "sluice_deployment_attempts_total{deployment=\"gpt-4o/b/y\",outcome=\"rate_limited\"} 2"
+        ));
+        assert!(text.contains("sluice_deployment_breaker_state{deployment=\"gpt-4o/b/y\"} 1"));
+        assert!(text.contains("sluice_deployment_breaker_state{deployment=\"gpt-4o/a/x\"} 0"));
+        assert!(text.contains("sluice_deployment_ttfb_seconds_count{deployment=\"gpt-4o/a/x\"} 1"));
         assert!(
             text.contains(
                 "sluice_requests_total{route=\"chat_completions\",model=\"demo\",status=\"200\"} 2"
@@ -412,9 +594,9 @@ mod tests {
 
     #[test]
     fn unknown_status_counts_as_other() {
-        let m = Metrics::new(1, vec![]);
+        let m = Metrics::new(1, vec![], vec![]);
         m.shard(0).request(Route::Models, None, 299, 1, 1);
-        assert!(m.render(true).contains("status=\"other\"} 1"));
+        assert!(m.render(true, |_| None).contains("status=\"other\"} 1"));
     }
 
     #[test]

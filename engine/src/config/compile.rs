@@ -10,10 +10,13 @@ use proto::http1::{Limits, HEADER_SLOTS};
 use toml::Spanned;
 
 use super::raw::{RawConfig, RawModel, RawProvider, RawTimeouts};
+use super::raw::RawDelay;
 use super::snapshot::{
-    AccessLog, Auth, AwsCredentials, Driver, Model, Provider, ProviderKind, ProviderOptions,
-    Secret, Server, Snapshot, Timeouts, Upstream,
+    AccessLog, Auth, AwsCredentials, Deployment, Driver, HealthCheck, Hedge, HedgeDelay, Model,
+    Provider, ProviderKind, ProviderOptions, Retry, Secret, Server, Share, Snapshot, Sticky,
+    Timeouts, Upstream, ATTEMPTS_MAX, DEFAULT_RETRY,
 };
+use crate::route::{BreakerConfig, GroupSpec, Member, Strategy, MEMBERS_MAX};
 use super::{tls, ConfigError, Overrides};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -92,7 +95,7 @@ pub(super) fn compile(
         }
         providers.push(compile_provider(p, src, &defaults, &roots)?);
     }
-    let models = compile_models(&raw.models, &providers, src)?;
+    let (models, tags) = compile_models(&raw.models, &providers, src)?;
     let mut keys = Vec::with_capacity(raw.auth.keys.len());
     for k in &raw.auth.keys {
         let secret = resolve_secret(k, src, "auth.keys")?;
@@ -112,7 +115,7 @@ pub(super) fn compile(
         allow_anonymous: raw.auth.allow_anonymous,
     };
     Ok(Snapshot::new(
-        server, limits, auth, access_log, providers, models, demo,
+        server, limits, auth, access_log, providers, models, tags, demo,
     ))
 }
 
@@ -630,25 +633,22 @@ fn compile_upstream(
     })
 }
 
+/// Compiled groups (exact names first, then patterns) and the routing tag names.
 fn compile_models(
     raw: &[RawModel],
     providers: &[Provider],
     src: &Source<'_>,
-) -> Result<Vec<Model>, ConfigError> {
-    let mut exact = Vec::new();
-    let mut patterns = Vec::new();
-    for m in raw {
+) -> Result<(Vec<Model>, Vec<Box<str>>), ConfigError> {
+    // Exact names first, then patterns: the order `Snapshot::find` relies on. Fallbacks
+    // and splits name groups, so every name's final index is known before compiling.
+    let order: Vec<&RawModel> = raw
+        .iter()
+        .filter(|m| !m.name.get_ref().ends_with('*'))
+        .chain(raw.iter().filter(|m| m.name.get_ref().ends_with('*')))
+        .collect();
+    let mut names: Vec<(&str, bool)> = Vec::with_capacity(order.len());
+    for m in &order {
         let name = m.name.get_ref();
-        let provider = providers
-            .iter()
-            .position(|p| *p.name == **m.provider.get_ref())
-            .ok_or_else(|| {
-                src.at(
-                    &m.provider,
-                    "models.provider",
-                    format!("no provider named {:?}", m.provider.get_ref()),
-                )
-            })?;
         let (prefix, pattern) = match name.strip_suffix('*') {
             Some(p) => (p, true),
             None => (name.as_str(), false),
@@ -663,27 +663,335 @@ fn compile_models(
                 format!("{name:?}: `*` is only allowed at the end"),
             ));
         }
-        let dup = exact
-            .iter()
-            .chain(patterns.iter())
-            .any(|o: &Model| *o.name == *prefix && o.pattern == pattern);
-        if dup {
+        if names.contains(&(prefix, pattern)) {
             return Err(src.at(&m.name, "models.name", format!("duplicate model {name:?}")));
         }
-        let model = Model {
+        names.push((prefix, pattern));
+    }
+    let group = |v: &Spanned<String>, field: &str| -> Result<usize, ConfigError> {
+        names
+            .iter()
+            .position(|&(n, pattern)| !pattern && n == v.get_ref())
+            .ok_or_else(|| src.at(v, field, format!("no model named {:?}", v.get_ref())))
+    };
+    let mut tags: Vec<Box<str>> = Vec::new();
+    let mut next_id = 0;
+    let mut models = Vec::with_capacity(order.len());
+    for (i, m) in order.iter().enumerate() {
+        let (prefix, pattern) = names[i];
+        let deployments = compile_deployments(m, providers, src, &mut tags, &mut next_id)?;
+        let (deployments, members): (Vec<_>, Vec<_>) = deployments.into_iter().unzip();
+        if deployments.len() > 1
+            && deployments
+                .iter()
+                .any(|d| providers[d.provider].kind == ProviderKind::Demo)
+        {
+            return Err(src.at(
+                &m.name,
+                "models.deployments",
+                "the demo provider answers in-process and cannot share a group",
+            ));
+        }
+        let strategy = match &m.strategy {
+            None => Strategy::WeightedRandom,
+            Some(s) => Strategy::parse(s.get_ref()).ok_or_else(|| {
+                src.at(
+                    s,
+                    "models.strategy",
+                    "expected weighted-random, round-robin, least-inflight, least-latency, \
+                     lowest-cost or usage-aware",
+                )
+            })?,
+        };
+        if strategy == Strategy::LowestCost && members.iter().any(|m| !m.cost.is_finite()) {
+            return Err(src.at(
+                &m.name,
+                "models.strategy",
+                "lowest-cost needs input_price_per_mtok and output_price_per_mtok on every deployment",
+            ));
+        }
+        let mut fallbacks = Vec::with_capacity(m.fallbacks.len());
+        for f in &m.fallbacks {
+            let to = group(f, "models.fallbacks")?;
+            if to == i || fallbacks.contains(&to) {
+                return Err(src.at(f, "models.fallbacks", "a group may not fall back to itself or repeat a fallback"));
+            }
+            fallbacks.push(to);
+        }
+        let context_fallback = match &m.context_window_fallback {
+            Some(f) => {
+                let to = group(f, "models.context_window_fallback")?;
+                if to == i {
+                    return Err(src.at(f, "models.context_window_fallback", "a group may not fall back to itself"));
+                }
+                Some(to)
+            }
+            None => None,
+        };
+        let share = |s: &super::raw::RawShare, field: &str| -> Result<Share, ConfigError> {
+            let to = group(&s.to, field)?;
+            let pct = *s.percent.get_ref();
+            if to == i {
+                return Err(src.at(&s.to, field, "a group may not split or shadow to itself"));
+            }
+            if !(0.0..=100.0).contains(&pct) {
+                return Err(src.at(&s.percent, field, "percent must be within 0..=100"));
+            }
+            Ok(Share {
+                to,
+                per_10k: (pct * 100.0).round() as u32,
+            })
+        };
+        let mut split = Vec::with_capacity(m.split.len());
+        for s in &m.split {
+            split.push(share(s, "models.split")?);
+        }
+        if split.iter().map(|s| s.per_10k).sum::<u32>() > 10_000 {
+            return Err(src.at(&m.name, "models.split", "split percentages add up to more than 100"));
+        }
+        let sticky = match m.sticky.as_ref().map(|s| (s, s.get_ref().as_str())) {
+            None | Some((_, "key")) => Sticky::Key,
+            Some((_, "user")) => Sticky::User,
+            Some((s, _)) => return Err(src.at(s, "models.sticky", "expected key or user")),
+        };
+        let shadow = m.shadow.as_ref().map(|s| share(s, "models.shadow")).transpose()?;
+        let deployments_len = deployments.len() + fallbacks.len() + usize::from(context_fallback.is_some());
+        models.push(Model {
             name: prefix.into(),
             pattern,
-            provider,
-            upstream_model: m.model.as_deref().map(Into::into),
-        };
-        if pattern {
-            patterns.push(model)
-        } else {
-            exact.push(model)
-        }
+            route: GroupSpec {
+                strategy,
+                breaker: compile_breaker(m.breaker.as_ref(), src)?,
+                members,
+            },
+            deployments,
+            fallbacks,
+            context_fallback,
+            retry: compile_retry(m, deployments_len, src)?,
+            hedge: compile_hedge(m.hedge.as_ref(), src)?,
+            health_check: compile_health_check(m.health_check.as_ref(), src)?,
+            split,
+            sticky,
+            shadow,
+        });
     }
-    exact.extend(patterns);
-    Ok(exact)
+    Ok((models, tags))
+}
+
+/// A group's deployments (the `provider` shorthand is a group of one), each with its
+/// routing member.
+fn compile_deployments(
+    m: &RawModel,
+    providers: &[Provider],
+    src: &Source<'_>,
+    tags: &mut Vec<Box<str>>,
+    next_id: &mut usize,
+) -> Result<Vec<(Deployment, Member)>, ConfigError> {
+    let provider_index = |v: &Spanned<String>, field: &str| {
+        providers
+            .iter()
+            .position(|p| *p.name == **v.get_ref())
+            .ok_or_else(|| src.at(v, field, format!("no provider named {:?}", v.get_ref())))
+    };
+    let group_timeouts = m.timeouts.clone().unwrap_or_default();
+    let timeouts_for = |p: usize| {
+        let base = providers[p].timeouts;
+        let raw = RawTimeouts {
+            connect_timeout_ms: group_timeouts.connect_timeout_ms,
+            first_byte_timeout_ms: group_timeouts.first_byte_timeout_ms,
+            idle_timeout_ms: group_timeouts.idle_timeout_ms,
+            total_timeout_ms: group_timeouts.total_timeout_ms,
+            pool_idle_timeout_ms: None,
+            pool_max_idle: None,
+        };
+        merge_timeouts(&base, &raw)
+    };
+    let mut out = Vec::new();
+    match (&m.provider, m.deployments.is_empty()) {
+        (Some(p), true) => {
+            let provider = provider_index(p, "models.provider")?;
+            out.push((
+                Deployment {
+                    provider,
+                    upstream_model: m.model.as_deref().map(Into::into),
+                    timeouts: timeouts_for(provider),
+                    id: *next_id,
+                },
+                Member {
+                    weight: 1,
+                    priority: 0,
+                    tags: 0,
+                    rpm: 0,
+                    tpm: 0,
+                    cost: f64::INFINITY,
+                    health: *next_id,
+                },
+            ));
+            *next_id += 1;
+        }
+        (Some(p), false) => {
+            return Err(src.at(
+                p,
+                "models.provider",
+                "give either provider (one deployment) or deployments, not both",
+            ))
+        }
+        (None, true) => {
+            return Err(src.at(
+                &m.name,
+                "models.provider",
+                "a model needs a provider or at least one deployment",
+            ))
+        }
+        (None, false) => {}
+    }
+    if m.deployments.len() > MEMBERS_MAX {
+        return Err(src.at(
+            &m.name,
+            "models.deployments",
+            format!("at most {MEMBERS_MAX} deployments per group"),
+        ));
+    }
+    for d in &m.deployments {
+        let provider = provider_index(&d.provider, "models.deployments.provider")?;
+        let weight = d.weight.as_ref().map_or(1, |w| *w.get_ref());
+        if weight == 0 {
+            let w = d.weight.as_ref().expect("weight 0 was given");
+            return Err(src.at(w, "models.deployments.weight", "must be at least 1"));
+        }
+        let mut mask = 0u64;
+        for (k, v) in &d.tags {
+            let tag = format!("{k}={v}");
+            if tag.contains(',') || k.is_empty() {
+                return Err(src.at(&d.provider, "models.deployments.tags", format!("tag {tag:?}: keys must be non-empty and tags may not contain ','")));
+            }
+            let bit = match tags.iter().position(|t| **t == *tag) {
+                Some(b) => b,
+                None if tags.len() < 64 => {
+                    tags.push(tag.into_boxed_str());
+                    tags.len() - 1
+                }
+                None => {
+                    return Err(src.at(&d.provider, "models.deployments.tags", "at most 64 distinct key=value tags in a config"))
+                }
+            };
+            mask |= 1 << bit;
+        }
+        let price = |v: &Option<Spanned<f64>>, field: &str| match v {
+            None => Ok(None),
+            Some(p) if p.get_ref().is_finite() && *p.get_ref() >= 0.0 => Ok(Some(*p.get_ref())),
+            Some(p) => Err(src.at(p, field, "must be a non-negative number")),
+        };
+        let input = price(&d.input_price_per_mtok, "models.deployments.input_price_per_mtok")?;
+        let output = price(&d.output_price_per_mtok, "models.deployments.output_price_per_mtok")?;
+        let cost = match (input, output) {
+            // A blend for ranking: chat answers are typically a few times shorter than
+            // their prompts, so input counts three times.
+            (Some(i), Some(o)) => (3.0 * i + o) / 4.0,
+            _ => f64::INFINITY,
+        };
+        out.push((
+            Deployment {
+                provider,
+                upstream_model: d.model.as_deref().or(m.model.as_deref()).map(Into::into),
+                timeouts: timeouts_for(provider),
+                id: *next_id,
+            },
+            Member {
+                weight,
+                priority: d.priority.unwrap_or(0),
+                tags: mask,
+                rpm: d.rpm.unwrap_or(0),
+                tpm: d.tpm.unwrap_or(0),
+                cost,
+                health: *next_id,
+            },
+        ));
+        *next_id += 1;
+    }
+    Ok(out)
+}
+
+/// `targets`: deployments plus fallback groups. With one target and no `retry` table a
+/// request gets one attempt: a lone deployment's errors reach the client as they came.
+fn compile_retry(m: &RawModel, targets: usize, src: &Source<'_>) -> Result<Retry, ConfigError> {
+    let default_attempts = if targets > 1 { DEFAULT_RETRY.attempts } else { 1 };
+    let Some(r) = &m.retry else {
+        return Ok(Retry {
+            attempts: default_attempts,
+            ..DEFAULT_RETRY
+        });
+    };
+    let attempts = match &r.attempts {
+        None => DEFAULT_RETRY.attempts,
+        Some(a) if (1..=ATTEMPTS_MAX as u32).contains(a.get_ref()) => *a.get_ref(),
+        Some(a) => {
+            return Err(src.at(a, "models.retry.attempts", format!("must be within 1..={ATTEMPTS_MAX}")))
+        }
+    };
+    let ms = |v: Option<u64>, d: Duration| v.map_or(d, Duration::from_millis);
+    Ok(Retry {
+        attempts,
+        backoff_base: ms(r.backoff_base_ms, DEFAULT_RETRY.backoff_base),
+        backoff_max: ms(r.backoff_max_ms, DEFAULT_RETRY.backoff_max),
+        retry_after_max: ms(r.retry_after_max_ms, DEFAULT_RETRY.retry_after_max),
+    })
+}
+
+fn compile_breaker(
+    raw: Option<&super::raw::RawBreaker>,
+    src: &Source<'_>,
+) -> Result<BreakerConfig, ConfigError> {
+    let d = BreakerConfig::default();
+    let Some(b) = raw else { return Ok(d) };
+    let failure_ratio = match &b.failure_ratio {
+        None => d.failure_ratio,
+        Some(r) if (0.0..=1.0).contains(r.get_ref()) => *r.get_ref(),
+        Some(r) => return Err(src.at(r, "models.breaker.failure_ratio", "must be within 0..=1")),
+    };
+    Ok(BreakerConfig {
+        consecutive_failures: b.consecutive_failures.unwrap_or(d.consecutive_failures),
+        failure_ratio,
+        min_requests: b.min_requests.unwrap_or(d.min_requests),
+        window_ms: b.window_ms.unwrap_or(d.window_ms).max(1),
+        cooldown_ms: b.cooldown_ms.unwrap_or(d.cooldown_ms),
+        half_open_probes: b.half_open_probes.unwrap_or(d.half_open_probes).max(1),
+    })
+}
+
+fn compile_hedge(
+    raw: Option<&super::raw::RawHedge>,
+    src: &Source<'_>,
+) -> Result<Option<Hedge>, ConfigError> {
+    let Some(h) = raw else { return Ok(None) };
+    let delay = match h.delay.get_ref() {
+        RawDelay::Ms(ms) => HedgeDelay::Fixed(Duration::from_millis(*ms)),
+        RawDelay::Word(w) if w == "p95" => HedgeDelay::P95 {
+            min: Duration::from_millis(h.min_ms.unwrap_or(50)),
+        },
+        RawDelay::Word(_) => {
+            return Err(src.at(&h.delay, "models.hedge.delay", "expected milliseconds or \"p95\""))
+        }
+    };
+    Ok(Some(Hedge { delay }))
+}
+
+fn compile_health_check(
+    raw: Option<&super::raw::RawHealthCheck>,
+    src: &Source<'_>,
+) -> Result<Option<HealthCheck>, ConfigError> {
+    let Some(h) = raw else { return Ok(None) };
+    let path = h.path.get_ref();
+    if !path.starts_with('/') || path.bytes().any(|b| b <= b' ' || b == 0x7f) {
+        return Err(src.at(&h.path, "models.health_check.path", "must start with / and contain no spaces or control bytes"));
+    }
+    let interval = Duration::from_millis(h.interval_ms.unwrap_or(5_000).max(100));
+    let timeout = Duration::from_millis(h.timeout_ms.unwrap_or(2_000).max(1));
+    Ok(Some(HealthCheck {
+        path: path.as_str().into(),
+        interval,
+        timeout: timeout.min(interval),
+    }))
 }
 
 /// `env:NAME`, `file:PATH` (trailing newline trimmed), or a literal value.

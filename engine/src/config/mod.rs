@@ -19,8 +19,9 @@ use std::path::Path;
 pub use compile::{parse_driver, DEFAULT_ADMIN_LISTEN, DEFAULT_LISTEN, DEFAULT_TIMEOUTS};
 pub use demo::{DEMO_KEY, DEMO_MODEL};
 pub use snapshot::{
-    AccessLog, Auth, Driver, Model, Provider, ProviderKind, Resolved, Secret, Server, Snapshot,
-    Timeouts, Upstream,
+    AccessLog, Auth, Deployment, Driver, Found, HealthCheck, Hedge, HedgeDelay, Model, Provider,
+    ProviderKind, Resolved, Retry, Secret, Server, Share, Snapshot, Sticky, Timeouts, Upstream,
+    ATTEMPTS_MAX,
 };
 
 /// A configuration error that names the file, line and field.
@@ -133,15 +134,49 @@ impl Snapshot {
         }
         for m in &self.models {
             let star = if m.pattern { "*" } else { "" };
-            let target =
-                m.upstream_model
-                    .as_deref()
-                    .unwrap_or(if m.pattern { "<suffix>" } else { &m.name });
             let _ = writeln!(
                 s,
-                "model {}{star} -> {}:{target}",
-                m.name, self.providers[m.provider].name
+                "model {}{star}: {} deployment(s), strategy {}, {} attempt(s)",
+                m.name,
+                m.deployments.len(),
+                m.route.strategy.as_str(),
+                m.retry.attempts
             );
+            for (d, member) in m.deployments.iter().zip(&m.route.members) {
+                let target = d
+                    .upstream_model
+                    .as_deref()
+                    .unwrap_or(if m.pattern { "<suffix>" } else { &m.name });
+                let tags: Vec<&str> = (0..64)
+                    .filter(|b| member.tags & (1 << b) != 0)
+                    .map(|b| &*self.tags[b])
+                    .collect();
+                let _ = writeln!(
+                    s,
+                    "  -> {}:{target} weight {} priority {} tags {tags:?}",
+                    self.providers[d.provider].name, member.weight, member.priority
+                );
+            }
+            let name = |i: &usize| self.models[*i].name.to_string();
+            if !m.fallbacks.is_empty() {
+                let f: Vec<String> = m.fallbacks.iter().map(name).collect();
+                let _ = writeln!(s, "  fallbacks {f:?}");
+            }
+            if let Some(c) = &m.context_fallback {
+                let _ = writeln!(s, "  context-window fallback {}", name(c));
+            }
+            for sp in &m.split {
+                let _ = writeln!(s, "  split {}% -> {}", sp.per_10k as f64 / 100.0, name(&sp.to));
+            }
+            if let Some(sh) = &m.shadow {
+                let _ = writeln!(s, "  shadow {}% -> {}", sh.per_10k as f64 / 100.0, name(&sh.to));
+            }
+            if let Some(h) = &m.hedge {
+                let _ = writeln!(s, "  hedge {:?}", h.delay);
+            }
+            if let Some(h) = &m.health_check {
+                let _ = writeln!(s, "  health check {} every {:?}", h.path, h.interval);
+            }
         }
         s
     }

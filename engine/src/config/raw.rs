@@ -137,7 +137,124 @@ pub struct RawModel {
     /// Client-facing name. A trailing `*` makes it a prefix pattern: `openai/*` routes
     /// `openai/gpt-4o` to the provider's `gpt-4o`.
     pub name: Spanned<String>,
-    pub provider: Spanned<String>,
+    /// Shorthand for a group of one deployment: `provider` (+ `model`). Exclusive with
+    /// `deployments`.
+    pub provider: Option<Spanned<String>>,
     /// The provider's name for the model; defaults to `name` (or the matched suffix).
     pub model: Option<String>,
+    /// The group's deployments (at most 64).
+    #[serde(default)]
+    pub deployments: Vec<RawDeployment>,
+    /// `weighted-random` (default), `round-robin`, `least-inflight`, `least-latency`,
+    /// `lowest-cost`, `usage-aware`.
+    pub strategy: Option<Spanned<String>>,
+    /// Groups (client-facing model names) tried in order when this whole group fails.
+    #[serde(default)]
+    pub fallbacks: Vec<Spanned<String>>,
+    /// A larger-context group, used when a provider says the prompt is too long.
+    pub context_window_fallback: Option<Spanned<String>>,
+    pub retry: Option<RawRetry>,
+    pub breaker: Option<RawBreaker>,
+    pub hedge: Option<RawHedge>,
+    /// Per-group upstream timeouts; override the providers' for this group's requests.
+    pub timeouts: Option<RawGroupTimeouts>,
+    pub health_check: Option<RawHealthCheck>,
+    /// Percentage traffic split to other groups (the rest stays here).
+    #[serde(default)]
+    pub split: Vec<RawShare>,
+    /// What makes a split assignment sticky: `key` (the caller's API key, default) or
+    /// `user` (the request's `user` member or `x-sluice-user` header).
+    pub sticky: Option<Spanned<String>>,
+    /// Mirror a share of requests to a candidate group; its answers are discarded.
+    pub shadow: Option<RawShare>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDeployment {
+    pub provider: Spanned<String>,
+    /// The provider's model name; defaults to the group's `model`, else its name.
+    pub model: Option<String>,
+    /// Relative share for weighted strategies (default 1).
+    pub weight: Option<Spanned<u32>>,
+    /// Priority tier: the lowest tier with a healthy member serves (default 0).
+    pub priority: Option<u8>,
+    /// Routing tags (`region = "eu"`, `classification = "confidential"`); a request
+    /// that requires tags reaches only deployments carrying all of them.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// The deployment's own provider limits, when known (usage-aware routing).
+    pub rpm: Option<u32>,
+    pub tpm: Option<u32>,
+    /// USD per million input / output tokens (lowest-cost routing).
+    pub input_price_per_mtok: Option<Spanned<f64>>,
+    pub output_price_per_mtok: Option<Spanned<f64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetry {
+    /// Attempts per request across deployments and fallback groups, the first included
+    /// (default 3, at most 8).
+    pub attempts: Option<Spanned<u32>>,
+    /// Exponential backoff with full jitter between attempts: base and cap.
+    pub backoff_base_ms: Option<u64>,
+    pub backoff_max_ms: Option<u64>,
+    /// A `retry-after` longer than this is not waited for: the attempt fails over to
+    /// another deployment at once, or the error goes to the client (default 10 s).
+    pub retry_after_max_ms: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBreaker {
+    pub consecutive_failures: Option<u32>,
+    pub failure_ratio: Option<Spanned<f64>>,
+    pub min_requests: Option<u32>,
+    pub window_ms: Option<u64>,
+    pub cooldown_ms: Option<u64>,
+    pub half_open_probes: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHedge {
+    /// Start a second attempt when the first has no response after this long: a
+    /// number of milliseconds, or `"p95"` (the group's observed p95 time to first byte).
+    pub delay: Spanned<RawDelay>,
+    /// With `"p95"`: the delay until enough samples exist, and its floor.
+    pub min_ms: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawDelay {
+    Ms(u64),
+    Word(String),
+}
+
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawGroupTimeouts {
+    pub connect_timeout_ms: Option<u64>,
+    pub first_byte_timeout_ms: Option<u64>,
+    pub idle_timeout_ms: Option<u64>,
+    pub total_timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHealthCheck {
+    /// Path under each deployment's base URL, e.g. `/models`; any 2xx is healthy.
+    pub path: Spanned<String>,
+    pub interval_ms: Option<u64>,
+    pub timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawShare {
+    /// The group (client-facing model name) that gets the share.
+    pub to: Spanned<String>,
+    pub percent: Spanned<f64>,
 }

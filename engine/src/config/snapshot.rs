@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use proto::http1::Limits;
 
+use crate::route::GroupSpec;
+
 /// Which monoio driver the workers run on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Driver {
@@ -158,15 +160,99 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// A client-facing model name: a group of deployments with its routing policy.
 #[derive(Clone, Debug)]
 pub struct Model {
     /// Client-facing name (for a pattern, the prefix without `*`).
     pub name: Box<str>,
     pub pattern: bool,
+    /// At least one, at most [`crate::route::MEMBERS_MAX`]; parallel to `route.members`.
+    pub deployments: Vec<Deployment>,
+    pub route: GroupSpec,
+    /// Model indices tried in order when every deployment of this group failed.
+    pub fallbacks: Vec<usize>,
+    /// Model index used when a provider says the prompt exceeds the context window.
+    pub context_fallback: Option<usize>,
+    pub retry: Retry,
+    pub hedge: Option<Hedge>,
+    pub health_check: Option<HealthCheck>,
+    /// Shares of this group's traffic that go to other groups, by model index.
+    pub split: Vec<Share>,
+    pub sticky: Sticky,
+    pub shadow: Option<Share>,
+}
+
+/// One deployment of a group: a provider and its name for the model.
+#[derive(Clone, Debug)]
+pub struct Deployment {
     pub provider: usize,
     /// The provider's model name; `None` means "the client's name" (or, for a pattern,
     /// the part after the prefix).
     pub upstream_model: Option<Box<str>>,
+    /// The provider's timeouts with the group's overrides applied.
+    pub timeouts: Timeouts,
+    /// Index of this deployment in the process-wide health board and the per-deployment
+    /// metrics ([`Snapshot::deployment_labels`]).
+    pub id: usize,
+}
+
+/// Attempts and backoff for one request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retry {
+    /// Attempts in all (first included), across deployments and fallback groups;
+    /// 1..=[`ATTEMPTS_MAX`].
+    pub attempts: u32,
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    pub retry_after_max: Duration,
+}
+
+/// The most attempts (retries and hedges included) one request makes; the access log
+/// records each of them.
+pub const ATTEMPTS_MAX: usize = 8;
+
+pub const DEFAULT_RETRY: Retry = Retry {
+    attempts: 3,
+    backoff_base: Duration::from_millis(25),
+    backoff_max: Duration::from_millis(1_000),
+    retry_after_max: Duration::from_millis(10_000),
+};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HedgeDelay {
+    Fixed(Duration),
+    /// The group's observed p95 time to first byte on this core, at least `min` (also
+    /// used until enough samples exist).
+    P95 { min: Duration },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hedge {
+    pub delay: HedgeDelay,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HealthCheck {
+    /// Appended to each deployment's base-URL path.
+    pub path: Box<str>,
+    pub interval: Duration,
+    pub timeout: Duration,
+}
+
+/// A share of a group's traffic, in hundredths of a percent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Share {
+    pub to: usize,
+    pub per_10k: u32,
+}
+
+/// What a split assignment is sticky to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sticky {
+    /// The caller's API key (anonymous callers: their address).
+    Key,
+    /// The request's `user` member or `x-sluice-user` header (else the key).
+    User,
 }
 
 #[derive(Clone, Debug)]
@@ -193,22 +279,39 @@ pub struct Snapshot {
     pub providers: Vec<Provider>,
     /// Exact model names first (in config order), then patterns.
     pub models: Vec<Model>,
+    /// `model/provider/upstream-model` per deployment id, for headers, metrics and logs.
+    pub deployment_labels: Vec<Box<str>>,
+    /// Routing tags (`key=value`) by bit index in [`crate::route::Member::tags`].
+    pub tags: Vec<Box<str>>,
     exact: HashMap<Box<[u8]>, usize>,
     /// Whether this snapshot is the built-in demo.
     pub demo: bool,
 }
 
-/// A model resolved for one request.
+/// A client-facing name matched to its group.
 #[derive(Clone, Copy, Debug)]
-pub struct Resolved<'a> {
+pub struct Found<'a> {
     pub index: usize,
     pub model: &'a Model,
+    /// The name a deployment without its own `model` sends upstream: the client's name,
+    /// or for a pattern the part after the prefix.
+    pub default_name: &'a [u8],
+}
+
+/// One deployment of a group, chosen for one attempt.
+#[derive(Clone, Copy, Debug)]
+pub struct Resolved<'a> {
+    /// The model (group) index.
+    pub index: usize,
+    pub model: &'a Model,
+    pub deployment: &'a Deployment,
     pub provider: &'a Provider,
     /// The model name to send upstream.
     pub upstream_name: &'a [u8],
 }
 
 impl Snapshot {
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn new(
         server: Server,
         limits: Limits,
@@ -216,6 +319,7 @@ impl Snapshot {
         access_log: AccessLog,
         providers: Vec<Provider>,
         models: Vec<Model>,
+        tags: Vec<Box<str>>,
         demo: bool,
     ) -> Snapshot {
         let exact = models
@@ -224,6 +328,18 @@ impl Snapshot {
             .filter(|(_, m)| !m.pattern)
             .map(|(i, m)| (Box::<[u8]>::from(m.name.as_bytes()), i))
             .collect();
+        let mut deployment_labels = Vec::new();
+        for m in &models {
+            for d in &m.deployments {
+                debug_assert_eq!(d.id, deployment_labels.len());
+                let p = &providers[d.provider];
+                let star = if m.pattern { "*" } else { "" };
+                let upstream = d.upstream_model.as_deref().unwrap_or("");
+                deployment_labels.push(
+                    format!("{}{star}/{}/{upstream}", m.name, p.name).into_boxed_str(),
+                );
+            }
+        }
         Snapshot {
             server,
             limits,
@@ -231,22 +347,18 @@ impl Snapshot {
             access_log,
             providers,
             models,
+            deployment_labels,
+            tags,
             exact,
             demo,
         }
     }
 
-    /// Map a client-facing model name to its deployment: exact names first, then the
+    /// Map a client-facing model name to its group: exact names first, then the
     /// longest matching prefix pattern.
-    pub fn resolve<'a>(&'a self, name: &'a [u8]) -> Option<Resolved<'a>> {
-        let (index, upstream_name) = match self.exact.get(name) {
-            Some(&i) => (
-                i,
-                self.models[i]
-                    .upstream_model
-                    .as_deref()
-                    .map_or(name, str::as_bytes),
-            ),
+    pub fn find<'a>(&'a self, name: &'a [u8]) -> Option<Found<'a>> {
+        let (index, default_name) = match self.exact.get(name) {
+            Some(&i) => (i, name),
             None => {
                 let (i, m) = self
                     .models
@@ -258,17 +370,51 @@ impl Snapshot {
                             && name.starts_with(m.name.as_bytes())
                     })
                     .max_by_key(|(_, m)| m.name.len())?;
-                let suffix = &name[m.name.len()..];
-                (i, m.upstream_model.as_deref().map_or(suffix, str::as_bytes))
+                (i, &name[m.name.len()..])
             }
         };
-        let model = &self.models[index];
-        Some(Resolved {
+        Some(Found {
             index,
-            model,
-            provider: &self.providers[model.provider],
-            upstream_name,
+            model: &self.models[index],
+            default_name,
         })
+    }
+
+    /// Deployment `d` of a found group.
+    pub fn deployment<'a>(&'a self, found: &Found<'a>, d: usize) -> Resolved<'a> {
+        let dep = &found.model.deployments[d];
+        Resolved {
+            index: found.index,
+            model: found.model,
+            deployment: dep,
+            provider: &self.providers[dep.provider],
+            upstream_name: dep
+                .upstream_model
+                .as_deref()
+                .map_or(found.default_name, str::as_bytes),
+        }
+    }
+
+    /// The group's first deployment for `name` (tests and `sluice check`).
+    pub fn resolve<'a>(&'a self, name: &'a [u8]) -> Option<Resolved<'a>> {
+        let found = self.find(name)?;
+        Some(self.deployment(&found, 0))
+    }
+
+    /// The number of deployments across all groups (the health board's size).
+    pub fn deployment_count(&self) -> usize {
+        self.deployment_labels.len()
+    }
+
+    /// The tag bitmask for `key=value` pairs; `None` when a pair names a tag no
+    /// deployment carries (so nothing can satisfy it).
+    pub fn tag_mask<'t>(&self, pairs: impl Iterator<Item = &'t [u8]>) -> Option<u64> {
+        let mut mask = 0u64;
+        for p in pairs {
+            let i = self.tags.iter().position(|t| t.as_bytes() == p)?;
+            mask |= 1 << i;
+        }
+        Some(mask)
     }
 
     /// Constant-time check of a presented gateway key against every configured key.

@@ -62,7 +62,7 @@ fn compiles_a_full_config() {
         !d.contains("upstream-secret") && !d.contains("sk-test-1"),
         "{d}"
     );
-    assert!(d.contains("model llama -> local:meta-llama/Llama-3.1-8B"));
+    assert!(d.contains("-> local:meta-llama/Llama-3.1-8B"), "{d}");
 }
 
 #[test]

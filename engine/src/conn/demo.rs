@@ -162,7 +162,7 @@ async fn stream<S: AsyncWriteRent>(
     req.status = 200;
     let wbuf = &mut c.wbuf;
     wbuf.clear();
-    response::head_start(wbuf, 200, req);
+    response::head_start(wbuf, 200, req, &[]);
     write_header(wbuf, b"content-type", b"text/event-stream; charset=utf-8");
     write_header(wbuf, b"cache-control", b"no-cache");
     if chunked {

@@ -12,18 +12,19 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, Instant, SystemTime};
 
-use monoio::io::{AsyncReadRent, AsyncWriteRent};
+use monoio::io::AsyncWriteRent;
 use proto::chat::TranslateError;
 use proto::http1::{
     find_header, parse_response, write_chunk, write_header, write_status_line, BodyFraming,
     ChunkEvent, ChunkedDecoder, Headers, Limits, RequestHead, ResponseHead, Status, Version,
-    EMPTY_HEADERS, HEADER_SLOTS, LAST_CHUNK,
+    HEADER_SLOTS, LAST_CHUNK,
 };
 use proto::json;
 
 use super::stream_usage;
 use super::translate::Translation;
-use super::{response, write_u64, Body, Conn, Endpoint, Next, Req};
+use super::{response, write_u64, Endpoint, Next, Req};
+use crate::server::worker::Worker;
 use crate::config::{ProviderKind, Resolved};
 use crate::error::GatewayError;
 use crate::io::{read_more, write_all, write_range, UpstreamIo};
@@ -44,7 +45,7 @@ const INLINE_BODY_BYTES_MAX: usize = 64 * 1024;
 /// How long a request is upstream before the client-disconnect watch is armed. Arming
 /// costs a poll operation and, on io_uring, its cancellation (which allocates in monoio)
 /// when the answer comes first; most fast answers finish before this.
-const WATCH_ARM_DELAY: Duration = Duration::from_millis(20);
+pub(super) const WATCH_ARM_DELAY: Duration = Duration::from_millis(20);
 
 /// Bytes requested per upstream read.
 const READ_BYTES: usize = 16 * 1024;
@@ -104,12 +105,30 @@ pub(super) struct Target<'a> {
 
 /// How a forward ended, for the caller to answer.
 pub(super) enum Outcome {
-    /// The response (or a well-formed error inside it) reached the client.
-    Done(Next),
-    /// Nothing reached the client yet: answer with this error.
-    Failed(GatewayError),
+    /// The response (or a well-formed error inside it) reached the client. The flag:
+    /// the upstream did its part (for the breaker: no 5xx or 429, no broken stream).
+    Done(Next, bool),
     /// The client went away; the upstream connection was dropped.
     ClientGone,
+}
+
+/// An upstream error answer the failover loop acts on.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Refused {
+    /// The upstream's `retry-after`, when it sent one.
+    pub retry_after: Option<Duration>,
+    /// The provider said the prompt exceeds the model's context window.
+    pub context_length: bool,
+}
+
+/// What the failover loop allows an answer: which error answers come back to it
+/// (from [`refusal`]) instead of going to the client.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Policy {
+    /// Another attempt may follow: 408, 429 and 5xx answers are refusals.
+    pub may_retry: bool,
+    /// A context-window fallback group exists: a "prompt too long" answer is a refusal.
+    pub context_fallback: bool,
 }
 
 /// Why a guarded wait ended early.
@@ -130,90 +149,113 @@ async fn guarded<F: Future>(
     }
 }
 
-pub(super) async fn forward<S: AsyncReadRent + AsyncWriteRent>(
-    c: &mut Conn<'_>,
-    io: &mut S,
-    head: &RequestHead,
-    body_at: Body,
-    t: Target<'_>,
-    req: &mut Req,
-) -> Outcome {
-    c.watch();
-    let Conn {
-        w,
-        rbuf,
-        wbuf,
-        decoded,
-        tbody,
-        headers,
-        uheaders,
-        watch,
-        scratch,
-        ..
-    } = c;
-    let mut t = t;
-    let w = *w;
+/// The request's bytes for one upstream: the head (and the body when small) written
+/// into `out`; the body separately when [`Build::separate`].
+pub(super) struct Parts<'a> {
+    pub head: &'a RequestHead,
+    pub rbuf: &'a [u8],
+    pub headers: &'a Headers,
+    pub body: &'a [u8],
+}
+
+/// Write the upstream request for `t` into `out` (cleared first). Returns whether the
+/// body must be written after `out` (large bodies are not copied).
+pub(super) fn build(
+    parts: &Parts<'_>,
+    t: &mut Target<'_>,
+    scratch: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+    inline_always: bool,
+) -> Result<bool, GatewayError> {
     let provider = t.resolved.provider;
-    let pi = t.resolved.model.provider;
     let up = provider
         .upstream
         .as_ref()
         .expect("forward is only called for upstream providers");
-    let timeouts = provider.timeouts;
-    let body: &[u8] = match body_at {
-        Body::InBuf(s, e) => &rbuf[s..e],
-        Body::Decoded => decoded,
-        Body::Translated => tbody,
-    };
-
-    // Phase: translate (for OpenAI-shaped upstreams, only the head and maybe `model`;
-    // other providers' bodies were translated by the caller, their heads are made here).
-    wbuf.clear();
-    let separate_body = if let Some(tr) = t.translation.as_mut() {
-        let client_headers = &headers[..head.header_count];
-        if let Err(e) = tr.write_head(
+    out.clear();
+    let separate = if let Some(tr) = t.translation.as_mut() {
+        let client_headers = &parts.headers[..parts.head.header_count];
+        tr.write_head(
             provider,
             up,
             client_headers,
-            rbuf,
-            body,
-            wbuf,
+            parts.rbuf,
+            parts.body,
+            out,
             SystemTime::now(),
-        ) {
-            return Outcome::Failed(e);
-        }
-        if body.len() <= INLINE_BODY_BYTES_MAX {
-            wbuf.extend_from_slice(body);
+        )?;
+        if parts.body.len() <= INLINE_BODY_BYTES_MAX || inline_always {
+            out.extend_from_slice(parts.body);
             false
         } else {
             true
         }
     } else {
-        write_openai_request(wbuf, scratch, head, rbuf, headers, body, &t)
+        write_openai_request(out, scratch, parts, t)
     };
+    if separate && inline_always {
+        out.extend_from_slice(parts.body);
+        return Ok(false);
+    }
+    Ok(separate)
+}
 
-    // The watch is armed only once the request has been upstream for WATCH_ARM_DELAY:
-    // a fast answer (a cache, a small model) then costs no poll operation at all, and a
-    // slow one (an LLM thinking) notices a departed client within the delay.
-    let closed = async {
-        match watch {
-            Some(wt) => {
-                monoio::time::sleep(WATCH_ARM_DELAY).await;
-                wt.closed().await
-            }
-            None => std::future::pending().await,
-        }
-    };
-    let mut closed = std::pin::pin!(closed);
+/// Time spent on one attempt, merged into the request's record by the caller.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Timing {
+    pub wait: Duration,
+    pub ttfb: Duration,
+    pub reused: Option<bool>,
+}
+
+/// One attempt that got a response head: the connection, the head, and the bytes read
+/// so far (the head, and at least the first body bytes of a 2xx event stream).
+pub(super) struct Exchange {
+    pub uio: UpstreamIo,
+    pub resp: ResponseHead,
+    pub ubuf: Vec<u8>,
+}
+
+/// Why an attempt produced no response.
+pub(super) enum SendError {
+    Upstream(GatewayError),
+    Client,
+}
+
+/// One attempt up to its response head: a pooled or new connection, the request
+/// written (`out`, then `body` when given), interim responses skipped. One transparent
+/// retry on a fresh connection when a pooled one proves stale before any byte. With
+/// `want_body`, a 2xx event stream is held until its first body bytes arrive, so an
+/// upstream that dies before producing anything fails over like one that never
+/// answered. `ubuf` comes from the worker's pool and goes back on failure.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn send(
+    w: &Worker,
+    resolved: &Resolved<'_>,
+    out: &mut Vec<u8>,
+    mut body: Option<&mut Vec<u8>>,
+    body_range: (usize, usize),
+    uheaders: &mut Headers,
+    mut closed: Pin<&mut impl Future<Output = ()>>,
+    deadline: Instant,
+    want_body: bool,
+    timing: &mut Timing,
+) -> Result<Exchange, SendError> {
+    let up = resolved
+        .provider
+        .upstream
+        .as_ref()
+        .expect("forward is only called for upstream providers");
+    let pi = resolved.deployment.provider;
+    let timeouts = &resolved.deployment.timeouts;
     let shard = w.shard();
-    let deadline = req.start + timeouts.total;
     let mut ubuf = w.take_buf();
-    let uheaders: &mut Headers = uheaders.get_or_insert_with(|| Box::new(EMPTY_HEADERS));
-
-    // Phase: forward. One transparent retry, only when a pooled connection turned out
-    // to be stale (failed before a single response byte).
     let mut fresh_only = false;
-    let (mut uio, resp) = 'attempt: loop {
+    let fail = |ubuf: Vec<u8>, e: SendError| {
+        w.give_buf(ubuf);
+        Err(e)
+    };
+    'attempt: loop {
         let t0 = Instant::now();
         let pooled = if fresh_only {
             None
@@ -228,69 +270,51 @@ pub(super) async fn forward<S: AsyncReadRent + AsyncWriteRent>(
             }
             None => {
                 shard.inc(&shard.upstream_connects);
-                match guarded(
-                    closed.as_mut(),
-                    timeouts.connect + Duration::from_millis(50),
-                    connect(up, timeouts.connect),
-                )
-                .await
-                {
+                let limit = (timeouts.connect + Duration::from_millis(50))
+                    .min(deadline.saturating_duration_since(t0));
+                match guarded(closed.as_mut(), limit, connect(up, timeouts.connect)).await {
                     Ok(Ok(u)) => u,
                     Ok(Err(e)) => {
-                        req.upstream_wait += t0.elapsed();
-                        w.give_buf(ubuf);
-                        return Outcome::Failed(e);
+                        timing.wait += t0.elapsed();
+                        return fail(ubuf, SendError::Upstream(e));
                     }
                     Err(Cut::Timeout) => {
-                        req.upstream_wait += t0.elapsed();
-                        w.give_buf(ubuf);
-                        return Outcome::Failed(GatewayError::UpstreamConnectTimeout);
+                        timing.wait += t0.elapsed();
+                        return fail(ubuf, SendError::Upstream(GatewayError::UpstreamConnectTimeout));
                     }
-                    Err(Cut::Client) => {
-                        w.give_buf(ubuf);
-                        return Outcome::ClientGone;
-                    }
+                    Err(Cut::Client) => return fail(ubuf, SendError::Client),
                 }
             }
         };
-        req.upstream_reused = Some(reused);
+        timing.reused = Some(reused);
         let written = {
-            let mut r = guarded(closed.as_mut(), timeouts.idle, write_all(&mut uio, wbuf)).await;
-            if separate_body && matches!(r, Ok(Ok(()))) {
-                let send = async {
-                    match body_at {
-                        Body::InBuf(s, e) => write_range(&mut uio, rbuf, s, e).await,
-                        Body::Decoded => write_all(&mut uio, decoded).await,
-                        Body::Translated => write_all(&mut uio, tbody).await,
-                    }
-                };
-                r = guarded(closed.as_mut(), timeouts.idle, send).await;
+            let mut r = guarded(closed.as_mut(), timeouts.idle, write_all(&mut uio, out)).await;
+            if let (Some(b), Ok(Ok(()))) = (body.as_deref_mut(), &r) {
+                let (s, e) = body_range;
+                r = guarded(closed.as_mut(), timeouts.idle, write_range(&mut uio, b, s, e)).await;
             }
             r
         };
         match written {
             Ok(Ok(())) => {}
-            Err(Cut::Client) => {
-                w.give_buf(ubuf);
-                return Outcome::ClientGone;
-            }
+            Err(Cut::Client) => return fail(ubuf, SendError::Client),
             _ if reused => {
                 fresh_only = true;
                 continue 'attempt;
             }
             _ => {
-                req.upstream_wait += t0.elapsed();
-                w.give_buf(ubuf);
-                return Outcome::Failed(GatewayError::UpstreamReset);
+                timing.wait += t0.elapsed();
+                return fail(ubuf, SendError::Upstream(GatewayError::UpstreamReset));
             }
         }
         ubuf.clear();
         let sent = Instant::now();
         let first_byte_by = (sent + timeouts.first_byte).min(deadline);
+        let mut head: Option<ResponseHead> = None;
         loop {
             // Parse what is buffered before reading again: an interim response and the
             // final head often arrive in one read.
-            if !ubuf.is_empty() {
+            if head.is_none() && !ubuf.is_empty() {
                 match parse_response(&ubuf, uheaders, &UPSTREAM_LIMITS, false) {
                     Ok(Status::Complete(h)) if h.status >= 100 && h.status < 200 => {
                         // Interim responses (100 Continue, 103 Early Hints) are not relayed.
@@ -298,25 +322,39 @@ pub(super) async fn forward<S: AsyncReadRent + AsyncWriteRent>(
                         continue;
                     }
                     Ok(Status::Complete(h)) => {
-                        req.ttfb = sent.elapsed();
-                        req.upstream_wait += t0.elapsed();
-                        break 'attempt (uio, h);
+                        timing.ttfb = sent.elapsed();
+                        let hold = want_body
+                            && (200..300).contains(&h.status)
+                            && ubuf.len() == h.head_len
+                            && !matches!(h.body, BodyFraming::None | BodyFraming::Length(0))
+                            && find_header(&ubuf, &uheaders[..h.header_count], b"content-type")
+                                .is_some_and(is_event_stream);
+                        if !hold {
+                            timing.wait += t0.elapsed();
+                            return Ok(Exchange { uio, resp: h, ubuf });
+                        }
+                        head = Some(h);
                     }
                     Ok(Status::Partial) => {}
                     Err(_) => {
-                        req.upstream_wait += t0.elapsed();
-                        w.give_buf(ubuf);
-                        return Outcome::Failed(GatewayError::UpstreamBadResponse);
+                        timing.wait += t0.elapsed();
+                        return fail(ubuf, SendError::Upstream(GatewayError::UpstreamBadResponse));
                     }
                 }
+            } else if let Some(h) = head {
+                if ubuf.len() > h.head_len {
+                    timing.wait += t0.elapsed();
+                    return Ok(Exchange { uio, resp: h, ubuf });
+                }
             }
-            let left = first_byte_by.saturating_duration_since(Instant::now());
-            let read = guarded(
-                closed.as_mut(),
-                left,
-                read_more(&mut uio, &mut ubuf, READ_BYTES),
-            )
-            .await;
+            // Before the head: the first-byte timeout; between the head and the first
+            // body bytes of a stream, the idle timeout.
+            let by = match head {
+                None => first_byte_by,
+                Some(_) => (Instant::now() + timeouts.idle).min(deadline),
+            };
+            let left = by.saturating_duration_since(Instant::now());
+            let read = guarded(closed.as_mut(), left, read_more(&mut uio, &mut ubuf, READ_BYTES)).await;
             let failed = match read {
                 Ok(Ok(n)) if n > 0 => None,
                 Ok(_) if reused && ubuf.is_empty() => {
@@ -324,24 +362,122 @@ pub(super) async fn forward<S: AsyncReadRent + AsyncWriteRent>(
                     continue 'attempt;
                 }
                 Ok(_) => Some(GatewayError::UpstreamReset),
-                Err(Cut::Timeout) if first_byte_by == deadline => {
-                    Some(GatewayError::UpstreamTotalTimeout)
-                }
+                Err(Cut::Timeout) if by == deadline => Some(GatewayError::UpstreamTotalTimeout),
+                Err(Cut::Timeout) if head.is_some() => Some(GatewayError::UpstreamIdleTimeout),
                 Err(Cut::Timeout) => Some(GatewayError::UpstreamFirstByteTimeout),
-                Err(Cut::Client) => {
-                    w.give_buf(ubuf);
-                    return Outcome::ClientGone;
-                }
+                Err(Cut::Client) => return fail(ubuf, SendError::Client),
             };
             if let Some(e) = failed {
-                req.upstream_wait += t0.elapsed();
-                w.give_buf(ubuf);
-                return Outcome::Failed(e);
+                timing.wait += t0.elapsed();
+                return fail(ubuf, SendError::Upstream(e));
             }
         }
-    };
+    }
+}
 
-    // Phase: stream back.
+fn is_event_stream(v: &[u8]) -> bool {
+    v.len() >= 17 && v[..17].eq_ignore_ascii_case(b"text/event-stream")
+}
+
+/// Whether an upstream answer is worth another attempt, and what it says. For an error
+/// status with a small Content-Length body the body is read whole into `ex.ubuf` first
+/// (the classification may need it; the client gets it from there when no retry
+/// follows). `None`: serve it.
+pub(super) async fn refusal(
+    ex: &mut Exchange,
+    uheaders: &Headers,
+    t: &Target<'_>,
+    policy: Policy,
+    mut closed: Pin<&mut impl Future<Output = ()>>,
+) -> Option<Refused> {
+    let status = ex.resp.status;
+    if status < 400 || !(policy.may_retry || policy.context_fallback) {
+        return None;
+    }
+    let head_len = ex.resp.head_len;
+    let idle = t.resolved.deployment.timeouts.idle;
+    if let BodyFraming::Length(n) = ex.resp.body {
+        if n <= ERROR_BODY_PEEK_BYTES as u64 {
+            let end = head_len + n as usize;
+            while ex.ubuf.len() < end {
+                match guarded(closed.as_mut(), idle, read_more(&mut ex.uio, &mut ex.ubuf, READ_BYTES)).await {
+                    Ok(Ok(k)) if k > 0 => {}
+                    // The body never came: a broken answer, worth another attempt.
+                    _ => {
+                        return policy.may_retry.then_some(Refused {
+                            retry_after: None,
+                            context_length: false,
+                        })
+                    }
+                }
+            }
+        }
+    }
+    let headers = &uheaders[..ex.resp.header_count];
+    let body = &ex.ubuf[head_len.min(ex.ubuf.len())..];
+    let context_length = (400..500).contains(&status) && status != 429 && says_context_length(body);
+    let retryable = status == 429 || status == 408 || status >= 500;
+    let retry_after = find_header(&ex.ubuf, headers, b"retry-after").and_then(parse_retry_after);
+    if (context_length && policy.context_fallback) || (retryable && policy.may_retry) {
+        Some(Refused {
+            retry_after,
+            context_length,
+        })
+    } else {
+        None
+    }
+}
+
+/// Error bodies up to this size are read before deciding on a retry.
+const ERROR_BODY_PEEK_BYTES: usize = 64 * 1024;
+
+/// Whether an error body says the prompt does not fit the model's context window, in any
+/// provider's words (OpenAI `context_length_exceeded`, Anthropic "prompt is too long",
+/// Gemini and Bedrock "input is too long" / "exceeds the maximum number of tokens").
+pub(super) fn says_context_length(body: &[u8]) -> bool {
+    const NEEDLES: [&[u8]; 6] = [
+        b"context_length_exceeded",
+        b"maximum context length",
+        b"prompt is too long",
+        b"input is too long",
+        b"exceeds the maximum number of tokens",
+        b"context window",
+    ];
+    NEEDLES
+        .iter()
+        .any(|n| memchr::memmem::find(body, n).is_some())
+}
+
+/// `retry-after` as delta-seconds (decimals accepted, as some providers send them).
+/// HTTP dates are not honoured (no provider in the table sends one).
+pub(super) fn parse_retry_after(v: &[u8]) -> Option<Duration> {
+    let s = std::str::from_utf8(v).ok()?.trim();
+    let secs: f64 = s.parse().ok()?;
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(86_400.0)))
+}
+
+/// Stream a committed response back to the client: the head, then the body relayed,
+/// stripped of injected usage, or translated. The upstream connection goes back to the
+/// pool when the exchange ended cleanly.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn stream_back<S: AsyncWriteRent>(
+    w: &Worker,
+    io: &mut S,
+    wbuf: &mut Vec<u8>,
+    ex: Exchange,
+    uheaders: &Headers,
+    t: &Target<'_>,
+    mut closed: Pin<&mut impl Future<Output = ()>>,
+    req: &mut Req,
+) -> Outcome {
+    let Exchange {
+        mut uio,
+        resp,
+        mut ubuf,
+    } = ex;
+    let timeouts = &t.resolved.deployment.timeouts;
+    let deadline = req.start + timeouts.total;
+    let shard = w.shard();
     let client_chunked = req.version == Version::Http11;
     let framing = resp.body;
     if matches!(framing, BodyFraming::Chunked | BodyFraming::CloseDelimited) && !client_chunked {
@@ -360,11 +496,12 @@ pub(super) async fn forward<S: AsyncReadRent + AsyncWriteRent>(
     let is_sse = match translated_stream {
         Some(stream) => stream,
         None => find_header(&ubuf, &uheaders[..resp.header_count], b"content-type")
-            .is_some_and(|v| v.len() >= 17 && v[..17].eq_ignore_ascii_case(b"text/event-stream")),
+            .is_some_and(is_event_stream),
     };
     if translated_stream == Some(true) && !client_chunked {
         req.keep_alive = false;
     }
+    let labels = &w.snap.deployment_labels;
     if t.translation.is_none() {
         let mut head = resp;
         if t.inject_usage && is_sse && matches!(head.body, BodyFraming::Length(_)) {
@@ -374,7 +511,7 @@ pub(super) async fn forward<S: AsyncReadRent + AsyncWriteRent>(
                 req.keep_alive = false;
             }
         }
-        write_response_head(wbuf, &ubuf, uheaders, &head, req, client_chunked);
+        write_response_head(wbuf, &ubuf, uheaders, &head, req, client_chunked, labels);
     }
     let mut s = Streamer {
         io,
@@ -384,6 +521,7 @@ pub(super) async fn forward<S: AsyncReadRent + AsyncWriteRent>(
         req,
         idle: timeouts.idle,
         deadline,
+        labels,
     };
     let ended = match t.translation.as_ref() {
         Some(tr) => {
@@ -396,14 +534,18 @@ pub(super) async fn forward<S: AsyncReadRent + AsyncWriteRent>(
         }
         None => s.relay(&resp, client_chunked, closed.as_mut()).await,
     };
+    let upstream_ok = resp.status < 500 && resp.status != 429;
     let outcome = match ended {
         Ok(reusable) => {
             if reusable && resp.keep_alive && !w.draining() {
-                w.pool
-                    .borrow_mut()
-                    .put(pi, uio, Instant::now(), timeouts.pool_max_idle);
+                w.pool.borrow_mut().put(
+                    t.resolved.deployment.provider,
+                    uio,
+                    Instant::now(),
+                    timeouts.pool_max_idle,
+                );
             }
-            Outcome::Done(Next::Continue)
+            Outcome::Done(Next::Continue, upstream_ok)
         }
         Err(StreamError::Client) => Outcome::ClientGone,
         Err(StreamError::Upstream(e)) => {
@@ -428,11 +570,11 @@ pub(super) async fn forward<S: AsyncReadRent + AsyncWriteRent>(
                 wbuf.extend_from_slice(LAST_CHUNK);
                 req.bytes_out += wbuf.len() as u64;
                 match write_all(io, wbuf).await {
-                    Ok(()) => Outcome::Done(Next::Continue),
+                    Ok(()) => Outcome::Done(Next::Continue, false),
                     Err(_) => Outcome::ClientGone,
                 }
             } else {
-                Outcome::Done(Next::Close)
+                Outcome::Done(Next::Close, false)
             }
         }
     };
@@ -445,12 +587,15 @@ pub(super) async fn forward<S: AsyncReadRent + AsyncWriteRent>(
 fn write_openai_request(
     wbuf: &mut Vec<u8>,
     scratch: &mut Vec<u8>,
-    head: &RequestHead,
-    rbuf: &[u8],
-    headers: &Headers,
-    body: &[u8],
+    parts: &Parts<'_>,
     t: &Target<'_>,
 ) -> bool {
+    let Parts {
+        head,
+        rbuf,
+        headers,
+        body,
+    } = *parts;
     let provider = t.resolved.provider;
     let up = provider
         .upstream
@@ -552,6 +697,7 @@ fn write_response_head(
     resp: &ResponseHead,
     req: &mut Req,
     client_chunked: bool,
+    labels: &[Box<str>],
 ) {
     wbuf.clear();
     req.status = resp.status;
@@ -563,6 +709,7 @@ fn write_response_head(
         }
     }
     write_header(wbuf, b"x-sluice-request-id", &response::hex_id(req.id));
+    response::write_route_headers(wbuf, req, labels);
     match resp.body {
         BodyFraming::None => write_header(wbuf, b"content-length", b"0"),
         BodyFraming::Length(n) => {
@@ -596,6 +743,8 @@ pub(super) struct Streamer<'a, S> {
     pub(super) req: &'a mut Req,
     idle: Duration,
     deadline: Instant,
+    /// Deployment labels, for the `x-sluice-deployment` header.
+    pub(super) labels: &'a [Box<str>],
 }
 
 impl<S: AsyncWriteRent> Streamer<'_, S> {

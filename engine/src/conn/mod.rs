@@ -11,6 +11,7 @@
 //! request on the connection: the hot path allocates nothing else per request.
 
 mod demo;
+mod failover;
 mod forward;
 mod response;
 mod stream_usage;
@@ -36,6 +37,7 @@ use crate::io::{read_more, write_all};
 use crate::metrics::Route;
 use crate::server::worker::{Worker, BUF_INITIAL_BYTES};
 
+pub(crate) use failover::Routing;
 pub(crate) use response::write_u64;
 
 /// Per-request record: what the request did, for metrics and the access log.
@@ -61,9 +63,55 @@ pub(crate) struct Req {
     /// Tokens the provider reported, when the response carried them where the gateway
     /// reads them (translated responses, and OpenAI-shaped streams).
     pub usage: Option<proto::chat::Usage>,
+    /// The deployment id that answered (or was tried last).
+    pub deployment: Option<usize>,
+    /// Every upstream attempt.
+    pub attempts: accesslog::Attempts,
+    /// A mirrored request to a shadow group (its answer went nowhere).
+    pub shadow: bool,
 }
 
 impl Req {
+    fn new(id: u64, method: Method, route: Route, version: Version, head_len: usize) -> Req {
+        Req {
+            id,
+            start: Instant::now(),
+            method,
+            route,
+            version,
+            keep_alive: false,
+            model: None,
+            stream: false,
+            status: 0,
+            bytes_in: head_len as u64,
+            bytes_out: 0,
+            upstream_wait: Duration::ZERO,
+            ttfb: Duration::ZERO,
+            upstream_reused: None,
+            error: None,
+            client_aborted: false,
+            usage: None,
+            deployment: None,
+            attempts: accesslog::Attempts::default(),
+            shadow: false,
+        }
+    }
+
+    /// The record of a shadow request mirroring a client's.
+    fn shadow(id: u64, endpoint: Endpoint, head: &RequestHead) -> Req {
+        let route = match endpoint {
+            Endpoint::Chat => Route::ChatCompletions,
+            Endpoint::Completions => Route::Completions,
+            Endpoint::Embeddings => Route::Embeddings,
+            Endpoint::Messages | Endpoint::CountTokens => Route::Messages,
+            Endpoint::Responses => Route::Responses,
+            Endpoint::ListModels | Endpoint::GetModel(_) => Route::Models,
+        };
+        let mut r = Req::new(id, head.method, route, head.version, 0);
+        r.shadow = true;
+        r
+    }
+
     /// Whether the client speaks Anthropic's API (errors in its shape).
     pub fn anthropic(&self) -> bool {
         self.route == Route::Messages
@@ -188,25 +236,8 @@ impl Conn<'_> {
         };
         let w = self.w;
         let (route, endpoint) = route(head.method, head.path.of(&self.rbuf));
-        let mut req = Req {
-            id: w.request_id(),
-            start: Instant::now(),
-            method: head.method,
-            route,
-            version: head.version,
-            keep_alive: head.keep_alive && !w.draining(),
-            model: None,
-            stream: false,
-            status: 0,
-            bytes_in: head.head_len as u64,
-            bytes_out: 0,
-            upstream_wait: Duration::ZERO,
-            ttfb: Duration::ZERO,
-            upstream_reused: None,
-            error: None,
-            client_aborted: false,
-            usage: None,
-        };
+        let mut req = Req::new(w.request_id(), head.method, route, head.version, head.head_len);
+        req.keep_alive = head.keep_alive && !w.draining();
         let next = self.dispatch(io, &head, endpoint, &mut req).await;
         self.finish(&req);
         if next == Next::Continue && req.keep_alive {
@@ -275,25 +306,15 @@ impl Conn<'_> {
     }
 
     fn bare_req(&self) -> Req {
-        Req {
-            id: self.w.request_id(),
-            start: Instant::now(),
-            method: Method::Other,
-            route: Route::Unknown,
-            version: Version::Http11,
-            keep_alive: false,
-            model: None,
-            stream: false,
-            status: 0,
-            bytes_in: self.rbuf.len() as u64,
-            bytes_out: 0,
-            upstream_wait: Duration::ZERO,
-            ttfb: Duration::ZERO,
-            upstream_reused: None,
-            error: None,
-            client_aborted: false,
-            usage: None,
-        }
+        let mut r = Req::new(
+            self.w.request_id(),
+            Method::Other,
+            Route::Unknown,
+            Version::Http11,
+            0,
+        );
+        r.bytes_in = self.rbuf.len() as u64;
+        r
     }
 
     async fn dispatch<S: AsyncReadRent + AsyncWriteRent>(
@@ -484,18 +505,18 @@ impl Conn<'_> {
         req: &mut Req,
     ) -> Next {
         let w = self.w;
-        let mut found = [None; 3];
+        let mut members = [None; 4];
         let scanned = json::scan_object(
             self.body(body_at),
-            &[b"model", b"stream", b"stream_options"],
-            &mut found,
+            &[b"model", b"stream", b"stream_options", b"user"],
+            &mut members,
         );
         if let Err(e) = scanned {
             return self
                 .respond_error(io, GatewayError::MalformedJson(e.kind), None, req)
                 .await;
         }
-        let model = match found[0] {
+        let model = match members[0] {
             Some(v) if v.kind == Kind::String => v,
             _ => {
                 return self
@@ -503,7 +524,7 @@ impl Conn<'_> {
                     .await
             }
         };
-        req.stream = matches!(found[1], Some(v) if v.kind == Kind::Bool && v.bytes(self.body(body_at)) == b"true");
+        req.stream = matches!(members[1], Some(v) if v.kind == Kind::Bool && v.bytes(self.body(body_at)) == b"true");
         // The name moves to a connection-owned buffer so that the body can be borrowed
         // again below; the buffer is reused across requests.
         let mut name = std::mem::take(&mut self.name);
@@ -522,132 +543,54 @@ impl Conn<'_> {
         // `w` is the worker reference itself (not a borrow of `self`), so `resolved`
         // can outlive the `&mut self` calls below without touching the Arc's refcount
         // (a cache line every core would share).
-        let Some(resolved) = w.snap.resolve(&name) else {
+        let Some(found) = w.snap.find(&name) else {
             let next = self
                 .respond_error(io, GatewayError::UnknownModel, Some(&name), req)
                 .await;
             self.name = name;
             return next;
         };
-        req.model = Some(resolved.index);
-        let provider = resolved.provider;
+        req.model = Some(found.index);
+        let first = &found.model.deployments[0];
+        let first_kind = w.snap.providers[first.provider].kind;
         let anthropic_ingress = matches!(endpoint, Endpoint::Messages | Endpoint::CountTokens);
-        let next = match resolved.provider.upstream {
-            None if anthropic_ingress => {
+        let next = if first_kind == ProviderKind::Demo {
+            // INVARIANT (config): a demo deployment is alone in its group.
+            if anthropic_ingress {
                 let detail = b"the demo provider speaks the OpenAI API; configure a provider";
                 self.respond_error(io, GatewayError::UnsupportedEndpoint, Some(detail), req)
                     .await
-            }
-            None if endpoint == Endpoint::Responses => {
+            } else if endpoint == Endpoint::Responses {
                 let detail =
                     b"the demo provider serves chat completions, completions and embeddings";
                 self.respond_error(io, GatewayError::UnsupportedEndpoint, Some(detail), req)
                     .await
+            } else {
+                let resolved = w.snap.deployment(&found, 0);
+                demo::respond(self, io, endpoint, body_at, resolved.upstream_name, req).await
             }
-            Some(_)
-                if endpoint == Endpoint::Responses
-                    && !matches!(
-                        provider.kind,
-                        ProviderKind::OpenAi | ProviderKind::OpenAiCompatible
-                    ) =>
-            {
-                let detail = format!(
-                    "/v1/responses is passed through to openai and openai-compatible providers only, not {}",
-                    provider.kind.as_str()
-                );
-                self.respond_error(
-                    io,
-                    GatewayError::UnsupportedEndpoint,
-                    Some(detail.as_bytes()),
-                    req,
-                )
-                .await
-            }
-            None => demo::respond(self, io, endpoint, body_at, resolved.upstream_name, req).await,
-            Some(_)
-                if endpoint == Endpoint::CountTokens
-                    && provider.kind != ProviderKind::Anthropic =>
-            {
-                self.count_tokens_estimate(io, body_at, req).await
-            }
-            Some(_) => {
-                let (body_at, translation) =
-                    match self.prepare(&resolved, endpoint, anthropic_ingress, body_at) {
-                        Ok(prepared) => prepared,
-                        Err((e, detail)) => {
-                            let next = self
-                                .respond_error(io, e, detail.as_deref().map(str::as_bytes), req)
-                                .await;
-                            self.name = name;
-                            return next;
-                        }
-                    };
-                let name_changed = resolved.upstream_name != &name[..];
-                let inject_usage = endpoint == Endpoint::Chat
-                    && req.stream
-                    && found[2].is_none()
-                    && provider.kind.openai_shaped()
-                    && provider.opts.stream_usage;
-                let target = forward::Target {
-                    inject_usage,
-                    resolved,
-                    endpoint,
-                    model_span: (name_changed && !matches!(body_at, Body::Translated))
-                        .then_some(model),
-                    translation,
-                };
-                match forward::forward(self, io, head, body_at, target, req).await {
-                    forward::Outcome::Done(next) => next,
-                    forward::Outcome::Failed(e) => {
-                        if let Some(k) = e.upstream_kind() {
-                            w.shard().upstream_error(k);
-                        }
-                        self.respond_error(io, e, None, req).await
-                    }
-                    forward::Outcome::ClientGone => {
-                        req.client_aborted = true;
-                        Next::Close
-                    }
-                }
-            }
+        } else if endpoint == Endpoint::CountTokens
+            && !found
+                .model
+                .deployments
+                .iter()
+                .any(|d| w.snap.providers[d.provider].kind == ProviderKind::Anthropic)
+        {
+            self.count_tokens_estimate(io, body_at, req).await
+        } else {
+            let ask = failover::Ask {
+                endpoint,
+                body_at,
+                model_span: model,
+                name: &name,
+                no_stream_options: members[2].is_none(),
+                user_hash: members[3].map(|v| failover::fnv1a(v.bytes(self.body(body_at)))),
+                stream: req.stream,
+            };
+            self.route_request(io, head, found, ask, req).await
         };
         self.name = name;
         next
-    }
-
-    /// Decide how the body goes upstream: as it is (OpenAI-shaped providers, Anthropic to
-    /// Anthropic), rewritten (`drop_params`/`rename_params`), or translated into `tbody`
-    /// with a [`translate::Translation`] for the answer.
-    fn prepare(
-        &mut self,
-        resolved: &crate::config::Resolved<'_>,
-        endpoint: Endpoint,
-        anthropic_ingress: bool,
-        body_at: Body,
-    ) -> Result<(Body, Option<translate::Translation>), translate::Refusal> {
-        let provider = resolved.provider;
-        let rewrite =
-            !provider.opts.drop_params.is_empty() || !provider.opts.rename_params.is_empty();
-        let passthrough = if anthropic_ingress {
-            provider.kind == ProviderKind::Anthropic
-        } else {
-            provider.kind.openai_shaped() && !rewrite
-        };
-        if passthrough {
-            return Ok((body_at, None));
-        }
-        let mut tbody = std::mem::take(&mut self.tbody);
-        let body = self.body(body_at);
-        let r = if anthropic_ingress {
-            translate::ingress_request(provider, resolved, body, &mut tbody).map(Some)
-        } else if provider.kind.openai_shaped() {
-            translate::rewrite_params(provider, resolved.upstream_name, body, &mut tbody)
-                .map(|()| None)
-        } else {
-            translate::request(provider, resolved, endpoint, body, &mut tbody).map(Some)
-        };
-        self.tbody = tbody;
-        r.map(|tr| (Body::Translated, tr))
     }
 
     /// `count_tokens` for a model whose provider is not Anthropic: the text of the
@@ -718,7 +661,7 @@ impl Conn<'_> {
         self.wbuf.clear();
         // A drain that began during the request makes this the connection's last response.
         req.keep_alive &= !self.w.draining();
-        response::json(&mut self.wbuf, status, body, req);
+        response::json(&mut self.wbuf, status, body, req, &self.w.snap.deployment_labels);
         req.status = status;
         self.send(io, req).await
     }
@@ -738,7 +681,7 @@ impl Conn<'_> {
         {
             req.keep_alive = false;
         }
-        response::error(&mut self.wbuf, err, detail, req);
+        response::error(&mut self.wbuf, err, detail, req, &self.w.snap.deployment_labels);
         req.status = err.status();
         req.error = Some(err.code());
         self.send(io, req).await
@@ -765,43 +708,7 @@ impl Conn<'_> {
 
     /// Metrics and the access log; never waits.
     fn finish(&self, req: &Req) {
-        let w = self.w;
-        let total = req.start.elapsed();
-        let added = total.saturating_sub(req.upstream_wait);
-        let shard = w.shard();
-        shard.request(
-            req.route,
-            req.model,
-            req.status,
-            total.as_micros() as u64,
-            added.as_micros() as u64,
-        );
-        if req.client_aborted {
-            shard.inc(&shard.client_aborts);
-        }
-        let record = Record {
-            unix_us: accesslog::now_unix_us(),
-            request_id: req.id,
-            worker: w.id as u16,
-            peer: self.peer,
-            method: req.method,
-            route: req.route,
-            model: req.model.map(|m| m as u16),
-            status: req.status,
-            stream: req.stream,
-            bytes_in: req.bytes_in,
-            bytes_out: req.bytes_out,
-            total_us: total.as_micros() as u64,
-            added_us: added.as_micros() as u64,
-            ttfb_us: req.ttfb.as_micros() as u64,
-            upstream_reused: req.upstream_reused,
-            error: req.error,
-            client_aborted: req.client_aborted,
-            usage: req.usage.map(Into::into),
-        };
-        if !w.log.send(record) {
-            shard.inc(&shard.access_log_dropped);
-        }
+        log_record(self.w, req, Some(self.peer));
     }
 
     /// The client-disconnect watch, made on the first forwarded request.
@@ -810,6 +717,51 @@ impl Conn<'_> {
             self.watch = watch::Watch::new(self.fd).ok();
         }
         self.watch.as_ref()
+    }
+}
+
+/// Count a finished request in the worker's metrics shard and hand its access-log
+/// record to the writer. `peer`: `None` for requests the gateway made itself (shadows).
+pub(super) fn log_record(w: &Worker, req: &Req, peer: Option<SocketAddr>) {
+    let total = req.start.elapsed();
+    let added = total.saturating_sub(req.upstream_wait);
+    let shard = w.shard();
+    if !req.shadow {
+        shard.request(
+            req.route,
+            req.model,
+            req.status,
+            total.as_micros() as u64,
+            added.as_micros() as u64,
+        );
+    }
+    if req.client_aborted {
+        shard.inc(&shard.client_aborts);
+    }
+    let record = Record {
+        unix_us: accesslog::now_unix_us(),
+        request_id: req.id,
+        worker: w.id as u16,
+        peer: peer.unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0))),
+        method: req.method,
+        route: req.route,
+        model: req.model.map(|m| m as u16),
+        status: req.status,
+        stream: req.stream,
+        bytes_in: req.bytes_in,
+        bytes_out: req.bytes_out,
+        total_us: total.as_micros() as u64,
+        added_us: added.as_micros() as u64,
+        ttfb_us: req.ttfb.as_micros() as u64,
+        upstream_reused: req.upstream_reused,
+        error: req.error,
+        client_aborted: req.client_aborted,
+        usage: req.usage.map(Into::into),
+        attempts: req.attempts,
+        shadow: req.shadow,
+    };
+    if !w.log.send(record) {
+        shard.inc(&shard.access_log_dropped);
     }
 }
 

@@ -30,10 +30,24 @@ pub fn write_u64(out: &mut Vec<u8>, mut n: u64) {
 }
 
 /// Status line plus the headers every gateway response carries.
-pub fn head_start(out: &mut Vec<u8>, status: u16, req: &Req) {
+pub fn head_start(out: &mut Vec<u8>, status: u16, req: &Req, labels: &[Box<str>]) {
     write_status_line(out, status);
     write_header(out, b"x-sluice-request-id", &hex_id(req.id));
+    write_route_headers(out, req, labels);
     write_connection(out, req);
+}
+
+/// `x-sluice-deployment` (the deployment that answered, or was tried last) and
+/// `x-sluice-attempts`, once the request has been upstream.
+pub fn write_route_headers(out: &mut Vec<u8>, req: &Req, labels: &[Box<str>]) {
+    if let Some(label) = req.deployment.and_then(|d| labels.get(d)) {
+        write_header(out, b"x-sluice-deployment", label.as_bytes());
+    }
+    if req.attempts.count() > 0 {
+        out.extend_from_slice(b"x-sluice-attempts: ");
+        write_u64(out, req.attempts.count() as u64);
+        out.extend_from_slice(b"\r\n");
+    }
 }
 
 /// `connection: close` when this is the last response; `connection: keep-alive` for an
@@ -47,8 +61,8 @@ pub fn write_connection(out: &mut Vec<u8>, req: &Req) {
 }
 
 /// A complete response with a JSON body.
-pub fn json(out: &mut Vec<u8>, status: u16, body: &[u8], req: &Req) {
-    head_start(out, status, req);
+pub fn json(out: &mut Vec<u8>, status: u16, body: &[u8], req: &Req, labels: &[Box<str>]) {
+    head_start(out, status, req, labels);
     write_header(out, b"content-type", b"application/json");
     out.extend_from_slice(b"content-length: ");
     write_u64(out, body.len() as u64);
@@ -57,7 +71,13 @@ pub fn json(out: &mut Vec<u8>, status: u16, body: &[u8], req: &Req) {
 }
 
 /// A complete OpenAI-shaped error response. `detail` is appended to the message.
-pub fn error(out: &mut Vec<u8>, err: GatewayError, detail: Option<&[u8]>, req: &Req) {
+pub fn error(
+    out: &mut Vec<u8>,
+    err: GatewayError,
+    detail: Option<&[u8]>,
+    req: &Req,
+    labels: &[Box<str>],
+) {
     let mut body = Vec::with_capacity(256);
     if req.anthropic() {
         err.write_anthropic_body(&mut body, detail);
@@ -65,7 +85,7 @@ pub fn error(out: &mut Vec<u8>, err: GatewayError, detail: Option<&[u8]>, req: &
         err.write_body(&mut body, detail);
     }
     let status = err.status();
-    head_start(out, status, req);
+    head_start(out, status, req, labels);
     if status == 405 {
         write_header(
             out,

@@ -447,6 +447,7 @@ impl<S: AsyncWriteRent> Streamer<'_, S> {
             b"x-sluice-request-id",
             &response::hex_id(self.req.id),
         );
+        response::write_route_headers(self.wbuf, self.req, self.labels);
         for h in uheaders {
             let name = h.name.of(self.ubuf);
             if name.eq_ignore_ascii_case(b"retry-after")

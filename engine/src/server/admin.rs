@@ -79,7 +79,7 @@ async fn serve(mut s: TcpStream, shared: Arc<Shared>) {
             (Method::Get, b"/metrics") => (
                 200,
                 "text/plain; version=0.0.4",
-                shared.metrics.render(draining).into_bytes(),
+                shared.render_metrics().into_bytes(),
             ),
             (Method::Get, b"/healthz") => (200, "text/plain", b"ok\n".to_vec()),
             (Method::Get, b"/readyz") => {

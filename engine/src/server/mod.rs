@@ -2,6 +2,7 @@
 //! access-log thread, and the drain on shutdown.
 
 mod admin;
+mod health;
 mod shutdown;
 pub(crate) mod worker;
 
@@ -19,11 +20,35 @@ use crate::accesslog;
 use crate::config::Snapshot;
 use crate::log;
 use crate::metrics::Metrics;
+use crate::route::{Health, Millis};
 
-/// State shared across threads: metrics shards and two flags. Nothing else crosses
-/// cores (the snapshot is read-only and shared by `Arc`).
+impl Shared {
+    /// The Prometheus text: the metrics shards and the breaker states.
+    pub fn render_metrics(&self) -> String {
+        let now = self.now_ms();
+        self.metrics.render(self.draining.load(Ordering::Relaxed), |d| {
+            self.health.get(d).map(|h| h.breaker.state(now))
+        })
+    }
+
+    /// Milliseconds since [`Shared::epoch`].
+    #[inline]
+    pub fn now_ms(&self) -> Millis {
+        self.epoch.elapsed().as_millis() as Millis
+    }
+}
+
+/// State shared across threads: metrics shards, two flags, and the deployments' health
+/// board. Nothing else crosses cores (the snapshot is read-only and shared by `Arc`).
 pub struct Shared {
     pub metrics: Metrics,
+    /// Per deployment id: the process-wide breaker, rate window and health-check
+    /// verdict. Written on breaker transitions and by the health-check thread; read by
+    /// every pick.
+    pub health: Box<[Health]>,
+    /// The clock origin of every `route::Millis` in this process (breakers compare
+    /// times written on different cores).
+    pub epoch: Instant,
     /// Workers that have started accepting.
     pub ready: AtomicUsize,
     pub workers: usize,
@@ -42,6 +67,8 @@ pub struct ServerHandle {
     workers: Vec<JoinHandle<io::Result<()>>>,
     admin: Option<(JoinHandle<()>, UnixStream)>,
     log: Option<JoinHandle<()>>,
+    /// The active health checker, when a group configures one; stops on `draining`.
+    health: Option<JoinHandle<()>>,
 }
 
 /// SO_REUSEPORT listeners on one address, one per worker: the kernel spreads incoming
@@ -78,8 +105,15 @@ pub fn start(snap: Snapshot) -> io::Result<ServerHandle> {
             }
         })
         .collect();
+    let deployment_labels: Vec<String> = snap
+        .deployment_labels
+        .iter()
+        .map(|l| l.to_string())
+        .collect();
     let shared = Arc::new(Shared {
-        metrics: Metrics::new(n, labels.clone()),
+        metrics: Metrics::new(n, labels.clone(), deployment_labels.clone()),
+        health: (0..snap.deployment_count()).map(|_| Health::new()).collect(),
+        epoch: Instant::now(),
         ready: AtomicUsize::new(0),
         workers: n,
         draining: AtomicBool::new(false),
@@ -88,13 +122,26 @@ pub fn start(snap: Snapshot) -> io::Result<ServerHandle> {
     let addr = listeners[0].local_addr()?;
     let admin_listener = std::net::TcpListener::bind(snap.server.admin_listen)?;
     let admin_addr = admin_listener.local_addr()?;
-    let names: Arc<[(String, String)]> = snap
-        .models
-        .iter()
-        .zip(labels)
-        .map(|(m, label)| (label, snap.providers[m.provider].name.to_string()))
-        .collect();
-    let (log_tx, log_thread) = accesslog::start(&snap.access_log, names)?;
+    let names = accesslog::Names {
+        models: snap
+            .models
+            .iter()
+            .zip(labels)
+            .map(|(m, label)| {
+                let first = &m.deployments[0];
+                (label, snap.providers[first.provider].name.to_string())
+            })
+            .collect(),
+        deployments: snap
+            .models
+            .iter()
+            .flat_map(|m| &m.deployments)
+            .zip(deployment_labels)
+            .map(|(d, label)| (label, snap.providers[d.provider].name.to_string()))
+            .collect(),
+    };
+    let (log_tx, log_thread) = accesslog::start(&snap.access_log, Arc::new(names))?;
+    let health_thread = health::start(&snap, &shared)?;
 
     let mut wakes = Vec::with_capacity(n);
     let mut workers = Vec::with_capacity(n);
@@ -137,6 +184,7 @@ pub fn start(snap: Snapshot) -> io::Result<ServerHandle> {
         workers,
         admin: Some((admin, atx)),
         log: log_thread,
+        health: health_thread,
     })
 }
 
@@ -182,6 +230,10 @@ impl ServerHandle {
         if let Some(h) = self.log.take() {
             let _ = h.join();
         }
+        if let Some(h) = self.health.take() {
+            self.shared.draining.store(true, Ordering::SeqCst);
+            let _ = h.join();
+        }
         result
     }
 
@@ -192,8 +244,6 @@ impl ServerHandle {
     }
 
     pub fn metrics_text(&self) -> String {
-        self.shared
-            .metrics
-            .render(self.shared.draining.load(Ordering::Relaxed))
+        self.shared.render_metrics()
     }
 }

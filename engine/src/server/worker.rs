@@ -47,6 +47,9 @@ pub struct Worker {
     /// connection's stream is dropped, so it is never a closed (or reused) number.
     conns: RefCell<HashSet<RawFd>>,
     bufs: RefCell<Vec<Vec<u8>>>,
+    /// Per-core routing state: each group's in-flight counts, latency, breaker counts,
+    /// and the worker's random source.
+    pub(crate) routing: RefCell<crate::conn::Routing>,
 }
 
 impl Worker {
@@ -148,8 +151,12 @@ async fn serve(start: Start, legacy: bool) -> std::io::Result<()> {
         .tls
         .clone()
         .map(monoio_rustls::TlsAcceptor::from);
+    // Seeded per worker and per process start, so that two workers (or two replicas)
+    // do not make the same random choices in lockstep.
+    let seed = (id as u64) ^ crate::accesslog::now_unix_us().rotate_left(17);
     let w = Rc::new(Worker {
         id,
+        routing: RefCell::new(crate::conn::Routing::new(&snap, seed)),
         pool: RefCell::new(Pool::new(snap.providers.len())),
         snap,
         shared,
