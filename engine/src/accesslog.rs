@@ -284,7 +284,11 @@ pub fn format_record(o: &mut String, r: &Record, names: &Names) {
                 .deployments
                 .get(usize::from(a.deployment))
                 .map_or("", |(label, _)| label.as_str());
-            let _ = write!(o, "{{\"deployment\":{d:?},\"status\":{},\"ms\":{}", a.status, a.ms);
+            let _ = write!(
+                o,
+                "{{\"deployment\":{d:?},\"status\":{},\"ms\":{}",
+                a.status, a.ms
+            );
             if let Some(e) = a.error {
                 let _ = write!(o, ",\"error\":\"{}\"", e.code());
             }
@@ -419,7 +423,10 @@ mod tests {
         let mut s = String::new();
         format_record(&mut s, &r, &names());
         let v: serde_json::Value = serde_json::from_str(&s).unwrap();
-        assert_eq!(v["deployment"], "gpt-4o/openai/gpt-4o", "the last attempt answered");
+        assert_eq!(
+            v["deployment"], "gpt-4o/openai/gpt-4o",
+            "the last attempt answered"
+        );
         assert_eq!(v["provider"], "openai");
         let a = v["attempts"].as_array().unwrap();
         assert_eq!(a.len(), 2);

@@ -444,7 +444,10 @@ impl Metrics {
             );
         }
         let name = "sluice_deployment_ttfb_seconds";
-        let _ = writeln!(o, "# HELP {name} Upstream time to first byte per deployment.\n# TYPE {name} histogram");
+        let _ = writeln!(
+            o,
+            "# HELP {name} Upstream time to first byte per deployment.\n# TYPE {name} histogram"
+        );
         for (d, dep) in self.deployment_names.iter().enumerate() {
             let dep = escape_label(dep);
             let total: u64 = (0..BUCKET_SLOTS)
@@ -463,7 +466,10 @@ impl Metrics {
                 );
             }
             let sum = self.sum(|s| &s.deployments[d].ttfb.sum_us) as f64 / 1e6;
-            let _ = writeln!(o, "{name}_bucket{{deployment=\"{dep}\",le=\"+Inf\"}} {total}");
+            let _ = writeln!(
+                o,
+                "{name}_bucket{{deployment=\"{dep}\",le=\"+Inf\"}} {total}"
+            );
             let _ = writeln!(
                 o,
                 "{name}_sum{{deployment=\"{dep}\"}} {sum}\n{name}_count{{deployment=\"{dep}\"}} {total}"

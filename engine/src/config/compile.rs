@@ -9,15 +9,15 @@ use std::time::Duration;
 use proto::http1::{Limits, HEADER_SLOTS};
 use toml::Spanned;
 
-use super::raw::{RawConfig, RawModel, RawProvider, RawTimeouts};
 use super::raw::RawDelay;
+use super::raw::{RawConfig, RawModel, RawProvider, RawTimeouts};
 use super::snapshot::{
     AccessLog, Auth, AwsCredentials, Deployment, Driver, HealthCheck, Hedge, HedgeDelay, Model,
     Provider, ProviderKind, ProviderOptions, Retry, Secret, Server, Share, Snapshot, Sticky,
     Timeouts, Upstream, ATTEMPTS_MAX, DEFAULT_RETRY,
 };
-use crate::route::{BreakerConfig, GroupSpec, Member, Strategy, MEMBERS_MAX};
 use super::{tls, ConfigError, Overrides};
+use crate::route::{BreakerConfig, GroupSpec, Member, Strategy, MEMBERS_MAX};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:9090";
@@ -714,7 +714,11 @@ fn compile_models(
         for f in &m.fallbacks {
             let to = group(f, "models.fallbacks")?;
             if to == i || fallbacks.contains(&to) {
-                return Err(src.at(f, "models.fallbacks", "a group may not fall back to itself or repeat a fallback"));
+                return Err(src.at(
+                    f,
+                    "models.fallbacks",
+                    "a group may not fall back to itself or repeat a fallback",
+                ));
             }
             fallbacks.push(to);
         }
@@ -722,7 +726,11 @@ fn compile_models(
             Some(f) => {
                 let to = group(f, "models.context_window_fallback")?;
                 if to == i {
-                    return Err(src.at(f, "models.context_window_fallback", "a group may not fall back to itself"));
+                    return Err(src.at(
+                        f,
+                        "models.context_window_fallback",
+                        "a group may not fall back to itself",
+                    ));
                 }
                 Some(to)
             }
@@ -747,15 +755,24 @@ fn compile_models(
             split.push(share(s, "models.split")?);
         }
         if split.iter().map(|s| s.per_10k).sum::<u32>() > 10_000 {
-            return Err(src.at(&m.name, "models.split", "split percentages add up to more than 100"));
+            return Err(src.at(
+                &m.name,
+                "models.split",
+                "split percentages add up to more than 100",
+            ));
         }
         let sticky = match m.sticky.as_ref().map(|s| (s, s.get_ref().as_str())) {
             None | Some((_, "key")) => Sticky::Key,
             Some((_, "user")) => Sticky::User,
             Some((s, _)) => return Err(src.at(s, "models.sticky", "expected key or user")),
         };
-        let shadow = m.shadow.as_ref().map(|s| share(s, "models.shadow")).transpose()?;
-        let deployments_len = deployments.len() + fallbacks.len() + usize::from(context_fallback.is_some());
+        let shadow = m
+            .shadow
+            .as_ref()
+            .map(|s| share(s, "models.shadow"))
+            .transpose()?;
+        let deployments_len =
+            deployments.len() + fallbacks.len() + usize::from(context_fallback.is_some());
         models.push(Model {
             name: prefix.into(),
             pattern,
@@ -863,7 +880,11 @@ fn compile_deployments(
         for (k, v) in &d.tags {
             let tag = format!("{k}={v}");
             if tag.contains(',') || k.is_empty() {
-                return Err(src.at(&d.provider, "models.deployments.tags", format!("tag {tag:?}: keys must be non-empty and tags may not contain ','")));
+                return Err(src.at(
+                    &d.provider,
+                    "models.deployments.tags",
+                    format!("tag {tag:?}: keys must be non-empty and tags may not contain ','"),
+                ));
             }
             let bit = match tags.iter().position(|t| **t == *tag) {
                 Some(b) => b,
@@ -872,7 +893,11 @@ fn compile_deployments(
                     tags.len() - 1
                 }
                 None => {
-                    return Err(src.at(&d.provider, "models.deployments.tags", "at most 64 distinct key=value tags in a config"))
+                    return Err(src.at(
+                        &d.provider,
+                        "models.deployments.tags",
+                        "at most 64 distinct key=value tags in a config",
+                    ))
                 }
             };
             mask |= 1 << bit;
@@ -882,8 +907,14 @@ fn compile_deployments(
             Some(p) if p.get_ref().is_finite() && *p.get_ref() >= 0.0 => Ok(Some(*p.get_ref())),
             Some(p) => Err(src.at(p, field, "must be a non-negative number")),
         };
-        let input = price(&d.input_price_per_mtok, "models.deployments.input_price_per_mtok")?;
-        let output = price(&d.output_price_per_mtok, "models.deployments.output_price_per_mtok")?;
+        let input = price(
+            &d.input_price_per_mtok,
+            "models.deployments.input_price_per_mtok",
+        )?;
+        let output = price(
+            &d.output_price_per_mtok,
+            "models.deployments.output_price_per_mtok",
+        )?;
         let cost = match (input, output) {
             // A blend for ranking: chat answers are typically a few times shorter than
             // their prompts, so input counts three times.
@@ -915,7 +946,11 @@ fn compile_deployments(
 /// `targets`: deployments plus fallback groups. With one target and no `retry` table a
 /// request gets one attempt: a lone deployment's errors reach the client as they came.
 fn compile_retry(m: &RawModel, targets: usize, src: &Source<'_>) -> Result<Retry, ConfigError> {
-    let default_attempts = if targets > 1 { DEFAULT_RETRY.attempts } else { 1 };
+    let default_attempts = if targets > 1 {
+        DEFAULT_RETRY.attempts
+    } else {
+        1
+    };
     let Some(r) = &m.retry else {
         return Ok(Retry {
             attempts: default_attempts,
@@ -926,7 +961,11 @@ fn compile_retry(m: &RawModel, targets: usize, src: &Source<'_>) -> Result<Retry
         None => DEFAULT_RETRY.attempts,
         Some(a) if (1..=ATTEMPTS_MAX as u32).contains(a.get_ref()) => *a.get_ref(),
         Some(a) => {
-            return Err(src.at(a, "models.retry.attempts", format!("must be within 1..={ATTEMPTS_MAX}")))
+            return Err(src.at(
+                a,
+                "models.retry.attempts",
+                format!("must be within 1..={ATTEMPTS_MAX}"),
+            ))
         }
     };
     let ms = |v: Option<u64>, d: Duration| v.map_or(d, Duration::from_millis);
@@ -970,7 +1009,11 @@ fn compile_hedge(
             min: Duration::from_millis(h.min_ms.unwrap_or(50)),
         },
         RawDelay::Word(_) => {
-            return Err(src.at(&h.delay, "models.hedge.delay", "expected milliseconds or \"p95\""))
+            return Err(src.at(
+                &h.delay,
+                "models.hedge.delay",
+                "expected milliseconds or \"p95\"",
+            ))
         }
     };
     Ok(Some(Hedge { delay }))
@@ -983,7 +1026,11 @@ fn compile_health_check(
     let Some(h) = raw else { return Ok(None) };
     let path = h.path.get_ref();
     if !path.starts_with('/') || path.bytes().any(|b| b <= b' ' || b == 0x7f) {
-        return Err(src.at(&h.path, "models.health_check.path", "must start with / and contain no spaces or control bytes"));
+        return Err(src.at(
+            &h.path,
+            "models.health_check.path",
+            "must start with / and contain no spaces or control bytes",
+        ));
     }
     let interval = Duration::from_millis(h.interval_ms.unwrap_or(5_000).max(100));
     let timeout = Duration::from_millis(h.timeout_ms.unwrap_or(2_000).max(1));

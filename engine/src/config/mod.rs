@@ -143,10 +143,11 @@ impl Snapshot {
                 m.retry.attempts
             );
             for (d, member) in m.deployments.iter().zip(&m.route.members) {
-                let target = d
-                    .upstream_model
-                    .as_deref()
-                    .unwrap_or(if m.pattern { "<suffix>" } else { &m.name });
+                let target = d.upstream_model.as_deref().unwrap_or(if m.pattern {
+                    "<suffix>"
+                } else {
+                    &m.name
+                });
                 let tags: Vec<&str> = (0..64)
                     .filter(|b| member.tags & (1 << b) != 0)
                     .map(|b| &*self.tags[b])
@@ -166,10 +167,20 @@ impl Snapshot {
                 let _ = writeln!(s, "  context-window fallback {}", name(c));
             }
             for sp in &m.split {
-                let _ = writeln!(s, "  split {}% -> {}", sp.per_10k as f64 / 100.0, name(&sp.to));
+                let _ = writeln!(
+                    s,
+                    "  split {}% -> {}",
+                    sp.per_10k as f64 / 100.0,
+                    name(&sp.to)
+                );
             }
             if let Some(sh) = &m.shadow {
-                let _ = writeln!(s, "  shadow {}% -> {}", sh.per_10k as f64 / 100.0, name(&sh.to));
+                let _ = writeln!(
+                    s,
+                    "  shadow {}% -> {}",
+                    sh.per_10k as f64 / 100.0,
+                    name(&sh.to)
+                );
             }
             if let Some(h) = &m.hedge {
                 let _ = writeln!(s, "  hedge {:?}", h.delay);

@@ -223,7 +223,9 @@ pub enum HedgeDelay {
     Fixed(Duration),
     /// The group's observed p95 time to first byte on this core, at least `min` (also
     /// used until enough samples exist).
-    P95 { min: Duration },
+    P95 {
+        min: Duration,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -335,9 +337,8 @@ impl Snapshot {
                 let p = &providers[d.provider];
                 let star = if m.pattern { "*" } else { "" };
                 let upstream = d.upstream_model.as_deref().unwrap_or("");
-                deployment_labels.push(
-                    format!("{}{star}/{}/{upstream}", m.name, p.name).into_boxed_str(),
-                );
+                deployment_labels
+                    .push(format!("{}{star}/{}/{upstream}", m.name, p.name).into_boxed_str());
             }
         }
         Snapshot {

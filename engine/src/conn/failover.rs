@@ -59,7 +59,11 @@ impl Routing {
                 .map(|m| GroupLocal::new(&m.route))
                 .collect(),
             rng: Rng::new(seed),
-            ttfb: snap.models.iter().map(|_| TtfbQuantile::default()).collect(),
+            ttfb: snap
+                .models
+                .iter()
+                .map(|_| TtfbQuantile::default())
+                .collect(),
         }
     }
 }
@@ -208,7 +212,8 @@ enum Failure<'a> {
     /// No response (or one that broke before its first body byte).
     Error(GatewayError),
     /// An error answer, held so that it can still be served if nothing else is tried.
-    Refused(Refused, Exchange, Target<'a>, Choice),
+    /// Boxed: it is rare, and inline it would grow every request's future.
+    Refused(Box<(Refused, Exchange, Target<'a>, Choice)>),
 }
 
 /// How an attempt ended before any commit: `Err(None)` is a client that went away.
@@ -365,14 +370,26 @@ impl<'w> Conn<'w> {
         loop {
             let Some(choice) = next else {
                 return match last {
-                    Some(Failure::Refused(_, ex, target, c)) => {
+                    Some(Failure::Refused(held)) => {
+                        let (_, ex, target, c) = *held;
                         self.serve(io, ex, target, c, closed.as_mut(), req).await
                     }
                     Some(Failure::Error(e)) => self.fail(io, e, req).await,
-                    None if plan.required_tags != 0 => {
-                        self.fail(io, GatewayError::NoMatchingDeployment, req).await
+                    None => {
+                        // Nothing was tried: either no deployment carries the required
+                        // tags (the client's constraint cannot be met), or every one
+                        // that does is ejected.
+                        let t = plan.required_tags;
+                        let any = plan.chain[..plan.len]
+                            .iter()
+                            .any(|&g| snap.models[g].route.members.iter().any(|m| m.tags & t == t));
+                        let e = if any {
+                            GatewayError::NoHealthyDeployment
+                        } else {
+                            GatewayError::NoMatchingDeployment
+                        };
+                        self.fail(io, e, req).await
                     }
-                    None => self.fail(io, GatewayError::NoHealthyDeployment, req).await,
                 };
             };
             if req.attempts.count() > 0 {
@@ -418,7 +435,7 @@ impl<'w> Conn<'w> {
                                 let h = snap.models[c.group].route.members[c.pick.member].health;
                                 w.shared.health[h].breaker.trip(now, d.as_millis() as u64);
                             }
-                            Failure::Refused(r, ex, target, c)
+                            Failure::Refused(Box::new((r, ex, target, c)))
                         }
                     }
                 }
@@ -434,14 +451,16 @@ impl<'w> Conn<'w> {
             wait = self.backoff(retry.backoff_base, retry.backoff_max, req.attempts.count());
             if may_continue {
                 match &failure {
-                    Failure::Refused(r, _, _, c) if r.context_length => {
+                    Failure::Refused(held) if held.0.context_length => {
+                        let c = held.3;
                         if let Some(cg) = snap.models[c.group].context_fallback {
                             w.shard().inc(&w.shard().fallbacks);
                             plan.enter(snap, cg, ask.endpoint);
                             next = self.choose(&mut plan, None);
                         }
                     }
-                    Failure::Refused(r, _, _, c) => {
+                    Failure::Refused(held) => {
+                        let (r, c) = (held.0, held.3);
                         let after = r.retry_after.filter(|d| *d <= retry.retry_after_max);
                         next = self.choose(&mut plan, after);
                         // Honour retry-after when the same deployment is tried again.
@@ -458,7 +477,9 @@ impl<'w> Conn<'w> {
                 }
                 // Past the deadline nothing more is tried.
                 if let Some(n) = next {
-                    let total = snap.models[n.group].deployments[n.pick.member].timeouts.total;
+                    let total = snap.models[n.group].deployments[n.pick.member]
+                        .timeouts
+                        .total;
                     if Instant::now() + wait >= req.start + total {
                         self.settle(n, None, true, 0);
                         next = None;
@@ -502,7 +523,11 @@ impl<'w> Conn<'w> {
                 }
             }
         };
-        let body_at = if translated { Body::Translated } else { ask.body_at };
+        let body_at = if translated {
+            Body::Translated
+        } else {
+            ask.body_at
+        };
         let mut target = self.target(resolved, ask, translated, translation, req);
         let parts = Parts {
             head,
@@ -510,7 +535,13 @@ impl<'w> Conn<'w> {
             headers: &self.headers,
             body: body_of3(&self.rbuf, &self.decoded, &self.tbody, body_at),
         };
-        let separate = match build(&parts, &mut target, &mut self.scratch, &mut self.wbuf, false) {
+        let separate = match build(
+            &parts,
+            &mut target,
+            &mut self.scratch,
+            &mut self.wbuf,
+            false,
+        ) {
             Ok(s) => s,
             Err(e) => {
                 self.settle(c, None, true, 0);
@@ -554,7 +585,8 @@ impl<'w> Conn<'w> {
                 let status = ex.resp.status;
                 self.end_attempt(req, slot, status, None, started);
                 let us = timing.ttfb.as_micros() as u64;
-                w.shard().attempt(resolved.deployment.id, outcome_of_status(status), Some(us));
+                w.shard()
+                    .attempt(resolved.deployment.id, outcome_of_status(status), Some(us));
                 Ok((ex, target, c))
             }
             Err(SendError::Client) => {
@@ -568,7 +600,8 @@ impl<'w> Conn<'w> {
                 if let Some(k) = e.upstream_kind() {
                     w.shard().upstream_error(k);
                 }
-                w.shard().attempt(resolved.deployment.id, outcome_of_error(e), None);
+                w.shard()
+                    .attempt(resolved.deployment.id, outcome_of_error(e), None);
                 Err(Some(e))
             }
         }
@@ -617,7 +650,11 @@ impl<'w> Conn<'w> {
             let body = body_of(&self.rbuf, &self.decoded, ask.body_at);
             prepare(&resolved, ask.endpoint, body, &mut self.tbody).map_err(|(e, _)| e)?
         };
-        let body_at = if translated { Body::Translated } else { ask.body_at };
+        let body_at = if translated {
+            Body::Translated
+        } else {
+            ask.body_at
+        };
         let mut target = self.target(resolved, ask, translated, translation, req);
         let parts = Parts {
             head,
@@ -670,7 +707,10 @@ impl<'w> Conn<'w> {
             deployment: dep_a.id as u16,
             ..Attempt::default()
         });
-        let mut hdr_a = self.uheaders.take().unwrap_or_else(|| Box::new(EMPTY_HEADERS));
+        let mut hdr_a = self
+            .uheaders
+            .take()
+            .unwrap_or_else(|| Box::new(EMPTY_HEADERS));
         let mut timing_a = Timing::default();
         let mut timing_b = Timing::default();
         let mut hdr_b = Box::new(EMPTY_HEADERS);
@@ -729,9 +769,9 @@ impl<'w> Conn<'w> {
             let mut result_b = None;
             {
                 let mut never_b = std::pin::pin!(std::future::pending::<()>());
-                let deadline_b = built_b
-                    .as_ref()
-                    .map_or(req.start, |(_, (tb, _))| req.start + tb.resolved.deployment.timeouts.total);
+                let deadline_b = built_b.as_ref().map_or(req.start, |(_, (tb, _))| {
+                    req.start + tb.resolved.deployment.timeouts.total
+                });
                 let fut_b = async {
                     match built_b.as_mut() {
                         Some((_, (tb, out))) => {
@@ -756,7 +796,8 @@ impl<'w> Conn<'w> {
                 loop {
                     let a_done = result_a.is_some();
                     let b_done = result_b.is_some() || slot_b.is_none();
-                    if result_a.as_ref().is_some_and(usable) || result_b.as_ref().is_some_and(usable)
+                    if result_a.as_ref().is_some_and(usable)
+                        || result_b.as_ref().is_some_and(usable)
                     {
                         break;
                     }
@@ -788,18 +829,19 @@ impl<'w> Conn<'w> {
         } else {
             // Neither is usable: keep the one with an answer (an error status is served
             // or retried with its body), else A's error.
-            result_a.as_ref().is_some_and(|r| r.is_ok()) || !result_b.as_ref().is_some_and(|r| r.is_ok())
+            result_a.as_ref().is_some_and(|r| r.is_ok())
+                || !result_b.as_ref().is_some_and(|r| r.is_ok())
         };
         req.upstream_wait += started.elapsed();
         let finish = |this: &mut Self,
-                          req: &mut Req,
-                          c: Choice,
-                          slot: usize,
-                          dep: usize,
-                          r: Option<Result<Exchange, SendError>>,
-                          timing: Timing,
-                          t0: Instant,
-                          winner: bool|
+                      req: &mut Req,
+                      c: Choice,
+                      slot: usize,
+                      dep: usize,
+                      r: Option<Result<Exchange, SendError>>,
+                      timing: Timing,
+                      t0: Instant,
+                      winner: bool|
          -> Option<Result<Exchange, Option<GatewayError>>> {
             match r {
                 None => {
@@ -815,7 +857,11 @@ impl<'w> Conn<'w> {
                 Some(Ok(ex)) => {
                     let status = ex.resp.status;
                     this.end_attempt(req, slot, status, None, t0);
-                    w.shard().attempt(dep, outcome_of_status(status), Some(timing.ttfb.as_micros() as u64));
+                    w.shard().attempt(
+                        dep,
+                        outcome_of_status(status),
+                        Some(timing.ttfb.as_micros() as u64),
+                    );
                     if winner {
                         req.ttfb = timing.ttfb;
                         req.upstream_reused = timing.reused;
@@ -854,7 +900,9 @@ impl<'w> Conn<'w> {
             None => (None, None),
         };
         w.give_buf(out_a);
-        let ra = finish(self, req, a, slot_a, dep_a.id, result_a, timing_a, started, pick_a);
+        let ra = finish(
+            self, req, a, slot_a, dep_a.id, result_a, timing_a, started, pick_a,
+        );
         let rb = match (b_choice, slot_b, &tb) {
             (Some(b), Some(slot), Some(tb)) => finish(
                 self,
@@ -914,7 +962,12 @@ impl<'w> Conn<'w> {
         }
     }
 
-    async fn fail<S: AsyncWriteRent>(&mut self, io: &mut S, e: GatewayError, req: &mut Req) -> Next {
+    async fn fail<S: AsyncWriteRent>(
+        &mut self,
+        io: &mut S,
+        e: GatewayError,
+        req: &mut Req,
+    ) -> Next {
         self.respond_error(io, e, None, req).await
     }
 
@@ -1100,7 +1153,8 @@ impl<'w> Conn<'w> {
 /// Which split target `h` lands in (`None`: the group itself).
 fn sticky_target(m: &Model, h: u64) -> Option<usize> {
     // Salted with the group's name, so that two split groups assign independently.
-    let bucket = ((h ^ fnv1a(m.name.as_bytes())).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) % 10_000;
+    let bucket =
+        ((h ^ fnv1a(m.name.as_bytes())).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) % 10_000;
     let mut acc = 0u64;
     for s in &m.split {
         acc += u64::from(s.per_10k);
@@ -1113,7 +1167,13 @@ fn sticky_target(m: &Model, h: u64) -> Option<usize> {
 }
 
 /// One shadow request, start to end, on this worker.
-async fn shadow(w: std::rc::Rc<Worker>, c: Choice, deployment: usize, mut out: Vec<u8>, mut rec: Req) {
+async fn shadow(
+    w: std::rc::Rc<Worker>,
+    c: Choice,
+    deployment: usize,
+    mut out: Vec<u8>,
+    mut rec: Req,
+) {
     let snap = w.snap.clone();
     let model = &snap.models[c.group];
     let d = &model.deployments[c.pick.member];
@@ -1132,7 +1192,19 @@ async fn shadow(w: std::rc::Rc<Worker>, c: Choice, deployment: usize, mut out: V
         deployment: deployment as u16,
         ..Attempt::default()
     });
-    let r = send(&w, &resolved, &mut out, None, (0, 0), &mut headers, never, deadline, false, &mut timing).await;
+    let r = send(
+        &w,
+        &resolved,
+        &mut out,
+        None,
+        (0, 0),
+        &mut headers,
+        never,
+        deadline,
+        false,
+        &mut timing,
+    )
+    .await;
     w.give_buf(out);
     let shard = w.shard();
     let settle = |ok: bool, ttfb: Option<Duration>, tokens: u64| {
@@ -1153,12 +1225,25 @@ async fn shadow(w: std::rc::Rc<Worker>, c: Choice, deployment: usize, mut out: V
             let status = ex.resp.status;
             rec.status = status;
             rec.ttfb = timing.ttfb;
-            let (usage, body_ok) = drain_for_usage(&w, ex, &headers, d.timeouts.idle, deadline).await;
+            let (usage, body_ok) =
+                drain_for_usage(&w, ex, &headers, d.timeouts.idle, deadline).await;
             rec.usage = usage;
             let ok = body_ok && status < 500 && status != 429;
-            shard.attempt(deployment, outcome_of_status(status), Some(timing.ttfb.as_micros() as u64));
-            shard.inc(if ok && status < 400 { &shard.shadow_ok } else { &shard.shadow_failed });
-            settle(ok, Some(timing.ttfb), usage.map_or(0, |u| u.input + u.output));
+            shard.attempt(
+                deployment,
+                outcome_of_status(status),
+                Some(timing.ttfb.as_micros() as u64),
+            );
+            shard.inc(if ok && status < 400 {
+                &shard.shadow_ok
+            } else {
+                &shard.shadow_failed
+            });
+            settle(
+                ok,
+                Some(timing.ttfb),
+                usage.map_or(0, |u| u.input + u.output),
+            );
             if let Some(a) = rec.attempts.get_mut(slot) {
                 a.status = status;
                 a.ms = started.elapsed().as_millis() as u32;
@@ -1195,7 +1280,11 @@ async fn drain_for_usage(
     use proto::http1::{BodyFraming, ChunkEvent, ChunkedDecoder};
     const SHADOW_BODY_BYTES_MAX: usize = 4 * 1024 * 1024;
     let _ = headers;
-    let Exchange { mut uio, resp, mut ubuf } = ex;
+    let Exchange {
+        mut uio,
+        resp,
+        mut ubuf,
+    } = ex;
     let mut body = Vec::new();
     let mut pos = resp.head_len;
     let mut dec = ChunkedDecoder::new(u64::MAX);
@@ -1246,7 +1335,9 @@ async fn drain_for_usage(
             break false;
         }
         let left = deadline.saturating_duration_since(Instant::now()).min(idle);
-        match monoio::time::timeout(left, crate::io::read_more(&mut uio, &mut ubuf, 16 * 1024)).await {
+        match monoio::time::timeout(left, crate::io::read_more(&mut uio, &mut ubuf, 16 * 1024))
+            .await
+        {
             Ok(Ok(n)) if n > 0 => {}
             Ok(Ok(_)) => break matches!(resp.body, BodyFraming::CloseDelimited),
             _ => break false,
@@ -1283,11 +1374,17 @@ mod tests {
             q.observe(if i < 90 { 1_000 } else { 100_000 });
         }
         let p = q.p95().unwrap();
-        assert!(p >= Duration::from_micros(65_536) && p <= Duration::from_micros(131_072), "{p:?}");
+        assert!(
+            p >= Duration::from_micros(65_536) && p <= Duration::from_micros(131_072),
+            "{p:?}"
+        );
         for _ in 0..2_000 {
             q.observe(1_000);
         }
-        assert!(q.p95().unwrap() <= Duration::from_micros(1_024), "old samples decay");
+        assert!(
+            q.p95().unwrap() <= Duration::from_micros(1_024),
+            "old samples decay"
+        );
     }
 
     #[test]
@@ -1310,7 +1407,11 @@ provider = "d"
         for k in 0..10_000u32 {
             let h = fnv1a(format!("sk-key-{k}").as_bytes());
             let t = sticky_target(m, h);
-            assert_eq!(t, sticky_target(m, h), "the same key always lands the same way");
+            assert_eq!(
+                t,
+                sticky_target(m, h),
+                "the same key always lands the same way"
+            );
             if t == Some(1) {
                 to_b += 1;
             }
@@ -1322,11 +1423,18 @@ provider = "d"
     fn backoff_and_retry_after_parsing() {
         use super::super::forward::{parse_retry_after, says_context_length};
         assert_eq!(parse_retry_after(b"2"), Some(Duration::from_secs(2)));
-        assert_eq!(parse_retry_after(b" 0.5 "), Some(Duration::from_millis(500)));
+        assert_eq!(
+            parse_retry_after(b" 0.5 "),
+            Some(Duration::from_millis(500))
+        );
         assert_eq!(parse_retry_after(b"Wed, 21 Oct 2015 07:28:00 GMT"), None);
         assert_eq!(parse_retry_after(b"-1"), None);
-        assert!(says_context_length(br#"{"error":{"code":"context_length_exceeded"}}"#));
+        assert!(says_context_length(
+            br#"{"error":{"code":"context_length_exceeded"}}"#
+        ));
         assert!(says_context_length(br#"{"type":"error","error":{"message":"prompt is too long: 210000 tokens > 200000 maximum"}}"#));
-        assert!(!says_context_length(br#"{"error":{"message":"rate limited"}}"#));
+        assert!(!says_context_length(
+            br#"{"error":{"message":"rate limited"}}"#
+        ));
     }
 }

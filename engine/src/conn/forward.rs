@@ -24,10 +24,10 @@ use proto::json;
 use super::stream_usage;
 use super::translate::Translation;
 use super::{response, write_u64, Endpoint, Next, Req};
-use crate::server::worker::Worker;
 use crate::config::{ProviderKind, Resolved};
 use crate::error::GatewayError;
 use crate::io::{read_more, write_all, write_range, UpstreamIo};
+use crate::server::worker::Worker;
 use crate::upstream::connect;
 
 /// Limits on what an upstream sends: larger heads than clients get (CDN headers), and
@@ -280,7 +280,10 @@ pub(super) async fn send(
                     }
                     Err(Cut::Timeout) => {
                         timing.wait += t0.elapsed();
-                        return fail(ubuf, SendError::Upstream(GatewayError::UpstreamConnectTimeout));
+                        return fail(
+                            ubuf,
+                            SendError::Upstream(GatewayError::UpstreamConnectTimeout),
+                        );
                     }
                     Err(Cut::Client) => return fail(ubuf, SendError::Client),
                 }
@@ -291,7 +294,12 @@ pub(super) async fn send(
             let mut r = guarded(closed.as_mut(), timeouts.idle, write_all(&mut uio, out)).await;
             if let (Some(b), Ok(Ok(()))) = (body.as_deref_mut(), &r) {
                 let (s, e) = body_range;
-                r = guarded(closed.as_mut(), timeouts.idle, write_range(&mut uio, b, s, e)).await;
+                r = guarded(
+                    closed.as_mut(),
+                    timeouts.idle,
+                    write_range(&mut uio, b, s, e),
+                )
+                .await;
             }
             r
         };
@@ -354,7 +362,12 @@ pub(super) async fn send(
                 Some(_) => (Instant::now() + timeouts.idle).min(deadline),
             };
             let left = by.saturating_duration_since(Instant::now());
-            let read = guarded(closed.as_mut(), left, read_more(&mut uio, &mut ubuf, READ_BYTES)).await;
+            let read = guarded(
+                closed.as_mut(),
+                left,
+                read_more(&mut uio, &mut ubuf, READ_BYTES),
+            )
+            .await;
             let failed = match read {
                 Ok(Ok(n)) if n > 0 => None,
                 Ok(_) if reused && ubuf.is_empty() => {
@@ -400,7 +413,13 @@ pub(super) async fn refusal(
         if n <= ERROR_BODY_PEEK_BYTES as u64 {
             let end = head_len + n as usize;
             while ex.ubuf.len() < end {
-                match guarded(closed.as_mut(), idle, read_more(&mut ex.uio, &mut ex.ubuf, READ_BYTES)).await {
+                match guarded(
+                    closed.as_mut(),
+                    idle,
+                    read_more(&mut ex.uio, &mut ex.ubuf, READ_BYTES),
+                )
+                .await
+                {
                     Ok(Ok(k)) if k > 0 => {}
                     // The body never came: a broken answer, worth another attempt.
                     _ => {

@@ -236,7 +236,13 @@ impl Conn<'_> {
         };
         let w = self.w;
         let (route, endpoint) = route(head.method, head.path.of(&self.rbuf));
-        let mut req = Req::new(w.request_id(), head.method, route, head.version, head.head_len);
+        let mut req = Req::new(
+            w.request_id(),
+            head.method,
+            route,
+            head.version,
+            head.head_len,
+        );
         req.keep_alive = head.keep_alive && !w.draining();
         let next = self.dispatch(io, &head, endpoint, &mut req).await;
         self.finish(&req);
@@ -661,7 +667,13 @@ impl Conn<'_> {
         self.wbuf.clear();
         // A drain that began during the request makes this the connection's last response.
         req.keep_alive &= !self.w.draining();
-        response::json(&mut self.wbuf, status, body, req, &self.w.snap.deployment_labels);
+        response::json(
+            &mut self.wbuf,
+            status,
+            body,
+            req,
+            &self.w.snap.deployment_labels,
+        );
         req.status = status;
         self.send(io, req).await
     }
@@ -681,7 +693,13 @@ impl Conn<'_> {
         {
             req.keep_alive = false;
         }
-        response::error(&mut self.wbuf, err, detail, req, &self.w.snap.deployment_labels);
+        response::error(
+            &mut self.wbuf,
+            err,
+            detail,
+            req,
+            &self.w.snap.deployment_labels,
+        );
         req.status = err.status();
         req.error = Some(err.code());
         self.send(io, req).await

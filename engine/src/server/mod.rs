@@ -26,9 +26,10 @@ impl Shared {
     /// The Prometheus text: the metrics shards and the breaker states.
     pub fn render_metrics(&self) -> String {
         let now = self.now_ms();
-        self.metrics.render(self.draining.load(Ordering::Relaxed), |d| {
-            self.health.get(d).map(|h| h.breaker.state(now))
-        })
+        self.metrics
+            .render(self.draining.load(Ordering::Relaxed), |d| {
+                self.health.get(d).map(|h| h.breaker.state(now))
+            })
     }
 
     /// Milliseconds since [`Shared::epoch`].
@@ -112,7 +113,9 @@ pub fn start(snap: Snapshot) -> io::Result<ServerHandle> {
         .collect();
     let shared = Arc::new(Shared {
         metrics: Metrics::new(n, labels.clone(), deployment_labels.clone()),
-        health: (0..snap.deployment_count()).map(|_| Health::new()).collect(),
+        health: (0..snap.deployment_count())
+            .map(|_| Health::new())
+            .collect(),
         epoch: Instant::now(),
         ready: AtomicUsize::new(0),
         workers: n,

@@ -239,7 +239,10 @@ fn check_prints_the_compiled_config_or_the_error_location() {
         out.contains("provider local (openai-compatible) -> http://127.0.0.1:8000/v1"),
         "{out}"
     );
-    assert!(out.contains("model m: 1 deployment(s)") && out.contains("-> local:m "), "{out}");
+    assert!(
+        out.contains("model m: 1 deployment(s)") && out.contains("-> local:m "),
+        "{out}"
+    );
     assert!(!out.contains("hunter2"), "secrets are never printed");
     let (ok, _, err) = check("[server]\nworkers = 2\nbogus = 1\n");
     assert!(!ok);

@@ -13,6 +13,7 @@ mod keepalive;
 mod limits;
 mod providers;
 mod roundtrip;
+mod routing;
 mod shutdown;
 mod tls;
 mod translated;
