@@ -301,3 +301,100 @@ fn bedrock_needs_region_and_credentials_never_shown() {
         "{d}"
     );
 }
+
+const GROUP_PROVIDERS: &str = r#"
+[[providers]]
+name = "a"
+kind = "openai-compatible"
+base_url = "http://127.0.0.1:8001/v1"
+timeouts = { first_byte_timeout_ms = 9000 }
+
+[[providers]]
+name = "b"
+kind = "openai-compatible"
+base_url = "http://127.0.0.1:8002/v1"
+
+[[providers]]
+name = "d"
+kind = "demo"
+"#;
+
+#[test]
+fn groups_compile_with_their_policies() {
+    let text = format!(
+        "{GROUP_PROVIDERS}{}",
+        r#"
+[[models]]
+name = "g"
+model = "shared-name"
+strategy = "usage-aware"
+timeouts = { first_byte_timeout_ms = 700 }
+retry = { attempts = 4 }
+deployments = [
+  { provider = "a", weight = 5, tags = { region = "eu" }, rpm = 100 },
+  { provider = "b", model = "own-name", priority = 2, tags = { region = "us", tier = "gold" } },
+]
+fallbacks = ["h"]
+split = [{ to = "h", percent = 12.5 }]
+sticky = "user"
+shadow = { to = "h", percent = 1 }
+
+[[models]]
+name = "h"
+provider = "b"
+"#
+    );
+    let s = compile(&text).unwrap();
+    let g = &s.models[0];
+    assert_eq!(g.deployments.len(), 2);
+    assert_eq!(g.route.strategy, crate::route::Strategy::UsageAware);
+    assert_eq!(g.retry.attempts, 4);
+    assert_eq!(g.fallbacks, vec![1]);
+    assert_eq!(g.split[0].per_10k, 1250);
+    assert_eq!(g.sticky, Sticky::User);
+    assert_eq!(g.shadow.unwrap().per_10k, 100);
+    assert_eq!(g.route.members[0].weight, 5);
+    assert_eq!(g.route.members[0].rpm, 100);
+    assert_eq!(g.route.members[1].priority, 2);
+    // The group's timeouts override the provider's, per deployment.
+    assert_eq!(g.deployments[0].timeouts.first_byte.as_millis(), 700);
+    assert_eq!(
+        g.deployments[0].timeouts.connect,
+        s.providers[0].timeouts.connect
+    );
+    let r = s.resolve(b"g").unwrap();
+    assert_eq!(r.upstream_name, b"shared-name");
+    let found = s.find(b"g").unwrap();
+    assert_eq!(s.deployment(&found, 1).upstream_name, b"own-name");
+    assert_eq!(s.deployment_count(), 3);
+    assert_eq!(&*s.deployment_labels[1], "g/b/own-name");
+    let eu = s.tag_mask([&b"region=eu"[..]].into_iter()).unwrap();
+    assert_eq!(g.route.members[0].tags, eu);
+    assert!(s.tag_mask([&b"region=mars"[..]].into_iter()).is_none());
+    // A lone deployment without a retry table gets one attempt.
+    assert_eq!(s.models[1].retry.attempts, 1);
+}
+
+#[test]
+fn group_mistakes_name_their_line() {
+    let cases: [(&str, &str); 9] = [
+        ("[[models]]\nname = \"g\"\nstrategy = \"fastest\"\nprovider = \"a\"\n", "models.strategy"),
+        ("[[models]]\nname = \"g\"\nprovider = \"a\"\nfallbacks = [\"nope\"]\n", "models.fallbacks"),
+        ("[[models]]\nname = \"g\"\nprovider = \"a\"\nfallbacks = [\"g\"]\n", "models.fallbacks"),
+        ("[[models]]\nname = \"g\"\nprovider = \"a\"\ndeployments = [{ provider = \"b\" }]\n", "models.provider"),
+        ("[[models]]\nname = \"g\"\n", "models.provider"),
+        ("[[models]]\nname = \"g\"\ndeployments = [{ provider = \"a\", weight = 0 }]\n", "models.deployments.weight"),
+        ("[[models]]\nname = \"g\"\nstrategy = \"lowest-cost\"\ndeployments = [{ provider = \"a\" }]\n", "models.strategy"),
+        ("[[models]]\nname = \"g\"\ndeployments = [{ provider = \"a\" }, { provider = \"d\" }]\n", "models.deployments"),
+        ("[[models]]\nname = \"g\"\nprovider = \"a\"\nretry = { attempts = 9 }\n", "models.retry.attempts"),
+    ];
+    for (tables, field) in cases {
+        let e = err(&format!("{GROUP_PROVIDERS}{tables}"));
+        assert_eq!(e.field, field, "{tables}: {e}");
+        assert!(e.line.is_some(), "{e}");
+    }
+    let e = err(&format!(
+        "{GROUP_PROVIDERS}[[models]]\nname = \"g\"\nprovider = \"a\"\nsplit = [{{ to = \"h\", percent = 60 }}, {{ to = \"i\", percent = 50 }}]\n[[models]]\nname = \"h\"\nprovider = \"a\"\n[[models]]\nname = \"i\"\nprovider = \"a\"\n"
+    ));
+    assert_eq!(e.field, "models.split", "{e}");
+}

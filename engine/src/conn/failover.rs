@@ -372,7 +372,9 @@ impl<'w> Conn<'w> {
                 return match last {
                     Some(Failure::Refused(held)) => {
                         let (_, ex, target, c) = *held;
-                        self.serve(io, ex, target, c, closed.as_mut(), req).await
+                        // Its deployment's accounts were settled when it was refused.
+                        self.serve(io, ex, target, c, false, closed.as_mut(), req)
+                            .await
                     }
                     Some(Failure::Error(e)) => self.fail(io, e, req).await,
                     None => {
@@ -425,7 +427,11 @@ impl<'w> Conn<'w> {
                     };
                     let uheaders: &Headers = self.uheaders.as_deref().expect("send parsed a head");
                     match refusal(&mut ex, uheaders, &target, policy, closed.as_mut()).await {
-                        None => return self.serve(io, ex, target, c, closed.as_mut(), req).await,
+                        None => {
+                            return self
+                                .serve(io, ex, target, c, true, closed.as_mut(), req)
+                                .await
+                        }
                         Some(r) => {
                             // A prompt too long is the client's, not the deployment's.
                             self.settle(c, Some(req.ttfb), r.context_length, 0);
@@ -934,13 +940,16 @@ impl<'w> Conn<'w> {
         }
     }
 
-    /// Serve a committed answer and settle its deployment's accounts.
+    /// Serve a committed answer and, with `settle`, settle its deployment's accounts
+    /// (in flight, breaker, latency, tokens) once the body has ended.
+    #[allow(clippy::too_many_arguments)]
     async fn serve<S: AsyncWriteRent>(
         &mut self,
         io: &mut S,
         ex: Exchange,
         target: Target<'_>,
         c: Choice,
+        settle: bool,
         closed: Pin<&mut impl Future<Output = ()>>,
         req: &mut Req,
     ) -> Next {
@@ -951,11 +960,15 @@ impl<'w> Conn<'w> {
         let tokens = req.usage.map_or(0, |u| u.input + u.output);
         match outcome {
             Outcome::Done(next, upstream_ok) => {
-                self.settle(c, Some(req.ttfb), upstream_ok, tokens);
+                if settle {
+                    self.settle(c, Some(req.ttfb), upstream_ok, tokens);
+                }
                 next
             }
             Outcome::ClientGone => {
-                self.settle(c, Some(req.ttfb), true, tokens);
+                if settle {
+                    self.settle(c, Some(req.ttfb), true, tokens);
+                }
                 req.client_aborted = true;
                 Next::Close
             }

@@ -336,7 +336,7 @@ pub(super) async fn send(
                             && ubuf.len() == h.head_len
                             && !matches!(h.body, BodyFraming::None | BodyFraming::Length(0))
                             && find_header(&ubuf, &uheaders[..h.header_count], b"content-type")
-                                .is_some_and(is_event_stream);
+                                .is_some_and(is_stream);
                         if !hold {
                             timing.wait += t0.elapsed();
                             return Ok(Exchange { uio, resp: h, ubuf });
@@ -390,6 +390,13 @@ pub(super) async fn send(
 
 fn is_event_stream(v: &[u8]) -> bool {
     v.len() >= 17 && v[..17].eq_ignore_ascii_case(b"text/event-stream")
+}
+
+/// A streamed answer worth holding until its first body bytes: SSE, or Bedrock's AWS
+/// event stream.
+fn is_stream(v: &[u8]) -> bool {
+    const AWS: &[u8] = b"application/vnd.amazon.eventstream";
+    is_event_stream(v) || (v.len() >= AWS.len() && v[..AWS.len()].eq_ignore_ascii_case(AWS))
 }
 
 /// Whether an upstream answer is worth another attempt, and what it says. For an error
