@@ -191,6 +191,8 @@ fn allowed(m: &Model, snap: &Snapshot, endpoint: Endpoint) -> u64 {
             Endpoint::Responses => {
                 matches!(kind, ProviderKind::OpenAi | ProviderKind::OpenAiCompatible)
             }
+            // Others' token counts are estimated locally (`count_tokens_estimate`).
+            Endpoint::CountTokens => kind == ProviderKind::Anthropic,
             _ => kind != ProviderKind::Demo,
         };
         if ok {
