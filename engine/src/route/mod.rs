@@ -135,14 +135,18 @@ pub struct Member {
 /// [`MEMBERS_MAX`]; indexes into `members` are the member ids of [`Pick`] and [`Filter`]).
 #[derive(Clone, Debug)]
 pub struct GroupSpec {
+    /// How the pick chooses within the lowest eligible tier.
     pub strategy: Strategy,
+    /// Breaker settings for this group's deployments (passed to admit and record).
     pub breaker: BreakerConfig,
+    /// The deployments; a member's index is its id in picks and tried-masks.
     pub members: Vec<Member>,
 }
 
 /// Shared, process-wide state of one deployment (one per deployment in an
-/// `Arc<[Health]>`, shared by every group that uses it). Aligned to 64 bytes so two
-/// deployments never share a cache line.
+/// `Arc<[Health]>`, shared by every group that uses it; each group keeps its own per-core
+/// [`BreakerCounts`], and drives the shared breaker with its own [`BreakerConfig`]).
+/// Aligned to 64 bytes so two deployments never share a cache line.
 #[derive(Debug, Default)]
 #[repr(align(64))]
 pub struct Health {
@@ -248,7 +252,9 @@ impl GroupLocal {
 /// (then `finished` must be called with `probe: true`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Pick {
+    /// Index into [`GroupSpec::members`].
     pub member: usize,
+    /// The breaker admitted it as a half-open probe.
     pub probe: bool,
 }
 
@@ -256,7 +262,9 @@ pub struct Pick {
 /// all required tags.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Filter {
+    /// Members this request already tried (bit i = member i); never picked again.
     pub tried: u64,
+    /// Tag ids every picked member must carry ([`Member::tags`] ⊇ this).
     pub required_tags: u64,
 }
 
