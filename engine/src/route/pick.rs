@@ -7,7 +7,6 @@
 use std::cmp::Ordering;
 
 use super::window::WindowTime;
-
 use super::{
     Admit, Filter, GroupLocal, GroupSpec, Health, Member, Millis, Pick, Rng, Strategy, MEMBERS_MAX,
 };
