@@ -32,7 +32,12 @@
 //! by `bench/benches/route.rs`, which first checks that 10,000 pick/started/finished
 //! cycles allocate nothing:
 //! `CARGO_TARGET_DIR=/work/wt-target-route cargo bench -p sluice-bench --bench route -- --warm-up-time 1 --measurement-time 2`.
-//! The bench file holds the latest table.
+//! Latest run (2-core dev VM, criterion medians; the full table is in the bench file):
+//! every strategy picks in 9–21 ns at 2 members and 22–67 ns at 8; at 64 members the one
+//! pass over the members' shared `Health` lines dominates — 162 ns round robin, ~200 ns
+//! weighted random and lowest cost, ~245 ns least in-flight and least latency, 434 ns
+//! usage-aware (a rate-window read and two divisions per member). A naive pick that
+//! collects candidates into a `Vec` costs 20/55/242 ns and allocates twice.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -135,14 +140,18 @@ pub struct Member {
 /// [`MEMBERS_MAX`]; indexes into `members` are the member ids of [`Pick`] and [`Filter`]).
 #[derive(Clone, Debug)]
 pub struct GroupSpec {
+    /// How the pick chooses within the lowest eligible tier.
     pub strategy: Strategy,
+    /// Breaker settings for this group's deployments (passed to admit and record).
     pub breaker: BreakerConfig,
+    /// The deployments; a member's index is its id in picks and tried-masks.
     pub members: Vec<Member>,
 }
 
 /// Shared, process-wide state of one deployment (one per deployment in an
-/// `Arc<[Health]>`, shared by every group that uses it). Aligned to 64 bytes so two
-/// deployments never share a cache line.
+/// `Arc<[Health]>`, shared by every group that uses it; each group keeps its own per-core
+/// [`BreakerCounts`], and drives the shared breaker with its own [`BreakerConfig`]).
+/// Aligned to 64 bytes so two deployments never share a cache line.
 #[derive(Debug, Default)]
 #[repr(align(64))]
 pub struct Health {
@@ -248,7 +257,9 @@ impl GroupLocal {
 /// (then `finished` must be called with `probe: true`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Pick {
+    /// Index into [`GroupSpec::members`].
     pub member: usize,
+    /// The breaker admitted it as a half-open probe.
     pub probe: bool,
 }
 
@@ -256,7 +267,9 @@ pub struct Pick {
 /// all required tags.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Filter {
+    /// Members this request already tried (bit i = member i); never picked again.
     pub tried: u64,
+    /// Tag ids every picked member must carry ([`Member::tags`] ⊇ this).
     pub required_tags: u64,
 }
 

@@ -6,6 +6,7 @@
 
 use std::cmp::Ordering;
 
+use super::window::WindowTime;
 use super::{
     Admit, Filter, GroupLocal, GroupSpec, Health, Member, Millis, Pick, Rng, Strategy, MEMBERS_MAX,
 };
@@ -43,12 +44,12 @@ pub fn pick(
     debug_assert_eq!(local.members.len(), spec.members.len());
     let mut excluded = filter.tried;
     loop {
-        let mask = candidates(spec, board, now, excluded, filter.required_tags);
-        if mask == 0 {
+        let c = candidates(spec, local, board, now, excluded, filter.required_tags);
+        if c.mask == 0 {
             return None;
         }
-        let member = choose(spec, local, board, now, rng, mask);
-        debug_assert!(mask & bit(member) != 0);
+        let member = choose(spec, local, rng, c);
+        debug_assert!(c.mask & bit(member) != 0);
         let health = &board[spec.members[member].health];
         match health.breaker.admit(&spec.breaker, now) {
             Admit::Yes => {
@@ -74,89 +75,144 @@ fn bit(i: usize) -> u64 {
     1 << i
 }
 
-/// The eligible members of the lowest tier that has any, as a bitmask.
+/// The members a strategy chooses among, and their total weight.
+#[derive(Clone, Copy)]
+struct Candidates {
+    mask: u64,
+    weight: u64,
+}
+
+fn weight(m: &Member) -> u64 {
+    u64::from(m.weight.max(1))
+}
+
+/// One pass over the members: the eligible ones of the lowest tier that has any, and for
+/// the strategies that rank (least in flight, lowest cost, usage-aware) only those with
+/// the lowest key in that tier, so the ranking costs no second pass.
 fn candidates(
     spec: &GroupSpec,
+    local: &GroupLocal,
     board: &[Health],
     now: Millis,
     excluded: u64,
     required_tags: u64,
-) -> u64 {
-    let usage = spec.strategy == Strategy::UsageAware;
-    let mut mask = 0u64;
-    // Above every u8 priority, so the first eligible member sets the tier.
-    let mut tier = u16::MAX;
-    for (i, m) in spec.members.iter().enumerate() {
-        let priority = u16::from(m.priority);
-        // Cheap local checks first; a member above the best tier so far needs no loads.
-        if excluded & bit(i) != 0 || m.tags & required_tags != required_tags || priority > tier {
-            continue;
+) -> Candidates {
+    let scan = Scan {
+        spec,
+        board,
+        now,
+        excluded,
+        required_tags,
+    };
+    match spec.strategy {
+        Strategy::WeightedRandom | Strategy::RoundRobin | Strategy::LeastLatency => {
+            scan.run::<false>(|_, _, _| Some(0.0))
         }
-        let health = &board[m.health];
-        if !health.eligible(now) || (usage && !under_limits(m, health, now)) {
-            continue;
+        Strategy::LeastInFlight => {
+            scan.run::<true>(|i, _, _| Some(f64::from(local.members[i].in_flight)))
         }
-        if priority < tier {
-            tier = priority;
-            mask = bit(i);
-        } else {
-            mask |= bit(i);
+        Strategy::LowestCost => scan.run::<true>(|_, m, _| Some(m.cost)),
+        Strategy::UsageAware => {
+            let at = WindowTime::new(now);
+            scan.run::<true>(|_, m, h| usage(m, h, at))
         }
     }
-    mask
 }
 
-/// Under both known provider limits at the shared window rate.
-fn under_limits(m: &Member, health: &Health, now: Millis) -> bool {
-    if m.rpm == 0 && m.tpm == 0 {
-        return true;
-    }
-    let (requests, tokens) = health.window.rate(now);
-    (m.rpm == 0 || requests < f64::from(m.rpm)) && (m.tpm == 0 || tokens < f64::from(m.tpm))
+struct Scan<'a> {
+    spec: &'a GroupSpec,
+    board: &'a [Health],
+    now: Millis,
+    excluded: u64,
+    required_tags: u64,
 }
 
-/// max(rpm rate / rpm, tpm rate / tpm), an unknown limit counting 0.
-fn utilization(m: &Member, health: &Health, now: Millis) -> f64 {
-    if m.rpm == 0 && m.tpm == 0 {
-        return 0.0;
+impl Scan<'_> {
+    /// `key`: the member's rank within its tier (lower wins; total order, NaN last), or
+    /// None when the strategy finds it ineligible. Called only for members that pass
+    /// the tried, tag, tier and health checks. `RANKED` false: every key ties (the
+    /// unranked strategies skip the comparison).
+    #[inline(always)]
+    fn run<const RANKED: bool>(
+        &self,
+        mut key: impl FnMut(usize, &Member, &Health) -> Option<f64>,
+    ) -> Candidates {
+        let mut c = Candidates { mask: 0, weight: 0 };
+        // Above every u8 priority, so the first eligible member sets the tier.
+        let mut tier = u16::MAX;
+        let mut best = 0.0f64;
+        for (i, m) in self.spec.members.iter().enumerate() {
+            let priority = u16::from(m.priority);
+            // Cheap local checks first; a member above the best tier so far needs no loads.
+            if self.excluded & bit(i) != 0
+                || m.tags & self.required_tags != self.required_tags
+                || priority > tier
+            {
+                continue;
+            }
+            let health = &self.board[m.health];
+            if !health.eligible(self.now) {
+                continue;
+            }
+            let Some(k) = key(i, m, health) else {
+                continue;
+            };
+            let rank = if priority < tier {
+                Ordering::Less
+            } else if RANKED {
+                k.total_cmp(&best)
+            } else {
+                Ordering::Equal
+            };
+            match rank {
+                Ordering::Less => {
+                    tier = priority;
+                    best = k;
+                    c = Candidates {
+                        mask: bit(i),
+                        weight: weight(m),
+                    };
+                }
+                Ordering::Equal => {
+                    c.mask |= bit(i);
+                    c.weight += weight(m);
+                }
+                Ordering::Greater => {}
+            }
+        }
+        c
     }
-    let (requests, tokens) = health.window.rate(now);
+}
+
+/// UsageAware's key: utilization max(rpm rate / rpm, tpm rate / tpm), an unknown limit
+/// counting 0; None when at or over a known limit. One read of the shared window.
+fn usage(m: &Member, health: &Health, at: WindowTime) -> Option<f64> {
+    if m.rpm == 0 && m.tpm == 0 {
+        return Some(0.0);
+    }
+    let (requests, tokens) = health.window.rate_at(at);
     let of = |rate: f64, limit: u32| {
         if limit == 0 {
-            0.0
+            Some(0.0)
         } else {
-            rate / f64::from(limit)
+            let limit = f64::from(limit);
+            (rate < limit).then_some(rate / limit)
         }
     };
-    of(requests, m.rpm).max(of(tokens, m.tpm))
+    Some(of(requests, m.rpm)?.max(of(tokens, m.tpm)?))
 }
 
-/// The strategy's choice among `mask` (non-empty).
-fn choose(
-    spec: &GroupSpec,
-    local: &mut GroupLocal,
-    board: &[Health],
-    now: Millis,
-    rng: &mut Rng,
-    mask: u64,
-) -> usize {
-    debug_assert!(mask != 0);
+/// The strategy's choice among the candidates (non-empty; already narrowed to the lowest
+/// key for the ranking strategies, which leaves a weighted draw to break ties).
+fn choose(spec: &GroupSpec, local: &mut GroupLocal, rng: &mut Rng, c: Candidates) -> usize {
+    debug_assert!(c.mask != 0);
     match spec.strategy {
-        Strategy::WeightedRandom => weighted(spec, mask, rng),
-        Strategy::RoundRobin => round_robin(local, spec.members.len(), mask),
-        Strategy::LeastInFlight => {
-            let least = argmin(mask, |i| f64::from(local.members[i].in_flight));
-            weighted(spec, least, rng)
-        }
-        Strategy::LeastLatency => two_choices(spec, local, mask, rng),
-        Strategy::LowestCost => weighted(spec, argmin(mask, |i| spec.members[i].cost), rng),
-        Strategy::UsageAware => {
-            let least = argmin(mask, |i| {
-                let m = &spec.members[i];
-                utilization(m, &board[m.health], now)
-            });
-            weighted(spec, least, rng)
-        }
+        Strategy::RoundRobin => round_robin(local, spec.members.len(), c.mask),
+        Strategy::LeastLatency => two_choices(spec, local, c, rng),
+        Strategy::WeightedRandom
+        | Strategy::LeastInFlight
+        | Strategy::LowestCost
+        | Strategy::UsageAware => weighted(spec, c, rng),
     }
 }
 
@@ -179,17 +235,15 @@ fn single(mask: u64) -> bool {
     mask & (mask - 1) == 0
 }
 
-/// A member of `mask` at random in proportion to its weight (a weight of 0 counts as 1).
-fn weighted(spec: &GroupSpec, mask: u64, rng: &mut Rng) -> usize {
-    if single(mask) {
-        return mask.trailing_zeros() as usize;
+/// A candidate at random in proportion to its weight (a weight of 0 counts as 1).
+fn weighted(spec: &GroupSpec, c: Candidates, rng: &mut Rng) -> usize {
+    if single(c.mask) {
+        return c.mask.trailing_zeros() as usize;
     }
-    let weight = |i: usize| u64::from(spec.members[i].weight.max(1));
-    let total: u64 = Bits(mask).map(weight).sum();
-    let mut r = rng.below(total);
+    let mut r = rng.below(c.weight);
     let mut last = 0;
-    for i in Bits(mask) {
-        let w = weight(i);
+    for i in Bits(c.mask) {
+        let w = weight(&spec.members[i]);
         if r < w {
             return i;
         }
@@ -210,36 +264,14 @@ fn round_robin(local: &mut GroupLocal, n: usize, mask: u64) -> usize {
     i
 }
 
-/// The members of `mask` with the smallest key (total order: NaN sorts last).
-fn argmin(mask: u64, mut key: impl FnMut(usize) -> f64) -> u64 {
-    if single(mask) {
-        return mask;
-    }
-    let mut best = f64::INFINITY;
-    let mut set = 0u64;
-    for i in Bits(mask) {
-        let k = key(i);
-        match if set == 0 {
-            Ordering::Less
-        } else {
-            k.total_cmp(&best)
-        } {
-            Ordering::Less => {
-                best = k;
-                set = bit(i);
-            }
-            Ordering::Equal => set |= bit(i),
-            Ordering::Greater => {}
-        }
-    }
-    set
-}
-
 /// Power of two choices on peak-EWMA cost.
-fn two_choices(spec: &GroupSpec, local: &GroupLocal, mask: u64, rng: &mut Rng) -> usize {
-    let a = weighted(spec, mask, rng);
-    let rest = mask & !bit(a);
-    if rest == 0 {
+fn two_choices(spec: &GroupSpec, local: &GroupLocal, c: Candidates, rng: &mut Rng) -> usize {
+    let a = weighted(spec, c, rng);
+    let rest = Candidates {
+        mask: c.mask & !bit(a),
+        weight: c.weight - weight(&spec.members[a]),
+    };
+    if rest.mask == 0 {
         return a;
     }
     let b = weighted(spec, rest, rng);

@@ -67,24 +67,25 @@ impl RateWindow {
 
     /// (requests per minute, tokens per minute) estimated at `now`.
     pub fn rate(&self, now: Millis) -> (f64, f64) {
-        let minute = now / WINDOW_MS;
+        self.rate_at(WindowTime::new(now))
+    }
+
+    /// [`rate`](Self::rate) with the time split done once for a whole scan of members.
+    pub(super) fn rate_at(&self, at: WindowTime) -> (f64, f64) {
         let cur = self.minute.load(Ordering::Acquire);
-        let fraction = (now % WINDOW_MS) as f64 / WINDOW_MS as f64;
         let load = |a: &AtomicU64| a.load(Ordering::Acquire) as f64;
-        if minute == cur {
-            let keep = 1.0 - fraction;
+        if at.minute == cur {
             (
-                load(&self.prev_requests) * keep + load(&self.cur_requests),
-                load(&self.prev_tokens) * keep + load(&self.cur_tokens),
+                load(&self.prev_requests) * at.keep + load(&self.cur_requests),
+                load(&self.prev_tokens) * at.keep + load(&self.cur_tokens),
             )
-        } else if minute == cur + 1 {
+        } else if at.minute == cur + 1 {
             // Nobody has added this minute yet: the stored current minute is the previous.
-            let keep = 1.0 - fraction;
             (
-                load(&self.cur_requests) * keep,
-                load(&self.cur_tokens) * keep,
+                load(&self.cur_requests) * at.keep,
+                load(&self.cur_tokens) * at.keep,
             )
-        } else if minute < cur {
+        } else if at.minute < cur {
             // A clock behind the window: everything counted is at most a minute old.
             (
                 load(&self.prev_requests) + load(&self.cur_requests),
@@ -92,6 +93,23 @@ impl RateWindow {
             )
         } else {
             (0.0, 0.0)
+        }
+    }
+}
+
+/// A time as the window sees it: its minute, and the share of the previous minute that
+/// still counts (1 − elapsed fraction of this one).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct WindowTime {
+    minute: u64,
+    keep: f64,
+}
+
+impl WindowTime {
+    pub(super) fn new(now: Millis) -> WindowTime {
+        WindowTime {
+            minute: now / WINDOW_MS,
+            keep: 1.0 - (now % WINDOW_MS) as f64 / WINDOW_MS as f64,
         }
     }
 }
