@@ -412,7 +412,9 @@ impl<'w> Conn<'w> {
                 && snap.models[choice.group].hedge.is_some()
                 && self.another_candidate(&plan, choice);
             let result = if hedge {
-                self.hedged(head, ask, found, &mut plan, choice, closed.as_mut(), req)
+                // Boxed: two attempts in flight at once would double the size of every
+                // request's future (memory per connection), hedged or not.
+                Box::pin(self.hedged(head, ask, found, &mut plan, choice, closed.as_mut(), req))
                     .await
             } else {
                 self.attempt(head, ask, found, choice, closed.as_mut(), req)
