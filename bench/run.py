@@ -188,7 +188,15 @@ def main():
     ap.add_argument("--quick", action="store_true", help="fewer rates, smaller stream counts")
     ap.add_argument("--streams", type=int, default=1000)
     ap.add_argument("--big-streams", type=int, default=10000)
+    ap.add_argument("--baseline", metavar="SLUICE_BIN",
+                    help="an A/B run: this sluice binary (say, a build of the previous commit) "
+                         "takes nginx's place, under the name `baseline`")
+    ap.add_argument("--until", type=int, default=5, metavar="N",
+                    help="stop after section N (1 c=1, 2 closed loop, 3 open loop, 4 streams, 5 memory)")
     a = ap.parse_args()
+    global PROXIES
+    if a.baseline:
+        PROXIES = {"baseline": f"http://127.0.0.1:{NGINX_PORT}", "sluice": f"http://127.0.0.1:{SLUICE_PORT}"}
     if a.quick:
         a.rounds, a.seconds, a.big_streams = 1, 3, 2000
     os.makedirs(OUT, exist_ok=True)
@@ -211,18 +219,27 @@ def main():
         with open(os.path.join(tmp, "sluice.toml"), "w") as f:
             f.write(SLUICE_TOML)
         gw = procs.start([SLUICE, "serve", "--config", os.path.join(tmp, "sluice.toml")], core=1)
-        conf = open(os.path.join(ROOT, "bench", "nginx", "nginx.conf.template")).read()
-        for k, v in {"@WORKERS@": "1", "@PREFIX@": tmp, "@MOCK_PORT@": str(MOCK_PORT),
-                     "@PORT@": str(NGINX_PORT)}.items():
-            conf = conf.replace(k, v)
-        with open(os.path.join(tmp, "nginx.conf"), "w") as f:
-            f.write(conf)
-        ng = procs.start(["nginx", "-c", os.path.join(tmp, "nginx.conf"), "-p", tmp,
-                          "-e", os.path.join(tmp, "error.log")], core=1)
+        if a.baseline:
+            with open(os.path.join(tmp, "baseline.toml"), "w") as f:
+                f.write(SLUICE_TOML.replace(f":{SLUICE_PORT}\"", f":{NGINX_PORT}\"")
+                        .replace(f":{ADMIN_PORT}\"", f":{ADMIN_PORT + 1}\""))
+            base = procs.start([a.baseline, "serve", "--config", os.path.join(tmp, "baseline.toml")], core=1)
+        else:
+            conf = open(os.path.join(ROOT, "bench", "nginx", "nginx.conf.template")).read()
+            for k, v in {"@WORKERS@": "1", "@PREFIX@": tmp, "@MOCK_PORT@": str(MOCK_PORT),
+                         "@PORT@": str(NGINX_PORT)}.items():
+                conf = conf.replace(k, v)
+            with open(os.path.join(tmp, "nginx.conf"), "w") as f:
+                f.write(conf)
+            ng = procs.start(["nginx", "-c", os.path.join(tmp, "nginx.conf"), "-p", tmp,
+                              "-e", os.path.join(tmp, "error.log")], core=1)
         for port in (MOCK_PORT, SLUICE_PORT, NGINX_PORT):
             wait_port(port)
         time.sleep(0.5)
-        pids = {"sluice": [gw.pid], "nginx": proc_tree(ng.pid)}
+        if a.baseline:
+            pids = {"sluice": [gw.pid], "baseline": [base.pid]}
+        else:
+            pids = {"sluice": [gw.pid], "nginx": proc_tree(ng.pid)}
         idle_rss = {k: rss_kib(v) for k, v in pids.items()}
         stream_wl = os.path.join(tmp, "stream.toml")
 
@@ -250,6 +267,8 @@ def main():
             print(f"| {name} | {fmt(med(x['abs']))} | {fmt(med(x['p50']))} | {fmt(med(x['p99']))} | {fmt(med(x['p999']))} |")
         print()
 
+        if a.until < 2:
+            return
         # 2. Closed loop, 64 connections: throughput and CPU per request.
         res = {k: {"rps": [], "cpu": [], "p99": []} for k in ["mock"] + list(PROXIES)}
         for r in range(a.rounds):
@@ -273,6 +292,8 @@ def main():
         print("\nCPU per request: utime+stime from /proc of the proxy's processes over the run "
               "(warm-up included) divided by the requests sent in it.\n")
 
+        if a.until < 3:
+            return
         # 3. Open loop at increasing rates.
         rates = [1000, 5000, 10000, 15000, 20000, 25000, 30000, 40000]
         if a.quick:
@@ -301,6 +322,8 @@ def main():
         print("\nA proxy's row stops after the first rate it could not sustain (achieved < 95%); "
               "in compare mode the mock serves both paths, so it sees twice the rate.\n")
 
+        if a.until < 4:
+            return
         # 4. Streaming at N concurrent streams, and memory.
         with open(stream_wl, "w") as f:
             f.write(STREAM_WORKLOAD.format(ttft=20, interval=20, chunks=25))

@@ -1,7 +1,7 @@
 //! Routing: `engine::route::pick` for every strategy over groups of 2, 8 and 64 members.
 //!
-//! Run: `CARGO_TARGET_DIR=/work/wt-target-route cargo bench -p sluice-bench --bench route
-//! -- --warm-up-time 1 --measurement-time 2`. Before criterion starts, the binary runs
+//! Run: `cargo bench -p sluice-bench --bench route -- --warm-up-time 1 --measurement-time 2`
+//! (table in BENCHMARKS.md, "Routing"). Before criterion starts, the binary runs
 //! 10,000 pick/started/finished cycles per strategy and size under a counting global
 //! allocator and panics unless they allocate nothing (the requirement).
 //!

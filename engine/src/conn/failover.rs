@@ -308,28 +308,11 @@ impl<'w> Conn<'w> {
         &mut self,
         io: &mut S,
         head: &RequestHead,
-        found: Found<'_>,
-        ask: Ask<'_>,
-        req: &mut Req,
-    ) -> Next {
-        self.watch();
-        let mut watch = self.watch.take();
-        let next = self
-            .route_with(io, head, &found, &ask, watch.as_mut(), req)
-            .await;
-        self.watch = watch;
-        next
-    }
-
-    async fn route_with<S: AsyncReadRent + AsyncWriteRent>(
-        &mut self,
-        io: &mut S,
-        head: &RequestHead,
         found: &Found<'_>,
         ask: &Ask<'_>,
-        watch: Option<&mut super::watch::Watch>,
         req: &mut Req,
     ) -> Next {
+        let watch = self.watch();
         let w = self.w;
         let snap = &*w.snap;
         let required_tags = match self.route_tags(snap) {
@@ -357,7 +340,7 @@ impl<'w> Conn<'w> {
         }
         let retry = snap.models[first].retry;
         let closed = async {
-            match watch {
+            match watch.as_deref() {
                 Some(wt) => {
                     monoio::time::sleep(super::forward::WATCH_ARM_DELAY).await;
                     wt.closed().await

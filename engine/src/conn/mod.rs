@@ -211,7 +211,9 @@ struct Conn<'w> {
     headers: Box<Headers>,
     /// The upstream response's headers, allocated on the first forwarded request.
     uheaders: Option<Box<Headers>>,
-    watch: Option<watch::Watch>,
+    /// Shared (`Rc`) so that a request's disconnect future can hold it while the
+    /// connection's other fields are borrowed mutably; made once per connection.
+    watch: Option<Rc<watch::Watch>>,
     /// The current request's model name, unescaped.
     name: Vec<u8>,
     /// Scratch for the upstream model name as a JSON string.
@@ -593,7 +595,7 @@ impl Conn<'_> {
                 user_hash: members[3].map(|v| failover::fnv1a(v.bytes(self.body(body_at)))),
                 stream: req.stream,
             };
-            self.route_request(io, head, found, ask, req).await
+            self.route_request(io, head, &found, &ask, req).await
         };
         self.name = name;
         next
@@ -730,11 +732,11 @@ impl Conn<'_> {
     }
 
     /// The client-disconnect watch, made on the first forwarded request.
-    fn watch(&mut self) -> Option<&watch::Watch> {
+    fn watch(&mut self) -> Option<Rc<watch::Watch>> {
         if self.watch.is_none() {
-            self.watch = watch::Watch::new(self.fd).ok();
+            self.watch = watch::Watch::new(self.fd).ok().map(Rc::new);
         }
-        self.watch.as_ref()
+        self.watch.clone()
     }
 }
 

@@ -31,7 +31,7 @@
 //! Performance: the target is under 200 ns per pick with no allocation. Measured
 //! by `bench/benches/route.rs`, which first checks that 10,000 pick/started/finished
 //! cycles allocate nothing:
-//! `CARGO_TARGET_DIR=/work/wt-target-route cargo bench -p sluice-bench --bench route -- --warm-up-time 1 --measurement-time 2`.
+//! `cargo bench -p sluice-bench --bench route -- --warm-up-time 1 --measurement-time 2`.
 //! Latest run (2-core dev VM, criterion medians; the full table is in the bench file):
 //! every strategy picks in 9–21 ns at 2 members and 22–67 ns at 8; at 64 members the one
 //! pass over the members' shared `Health` lines dominates — 162 ns round robin, ~200 ns
@@ -225,8 +225,8 @@ impl GroupLocal {
     /// response head arrived; `ok` says whether it counts as a success for the breaker
     /// (the caller decides: 5xx, 429, connect errors and timeouts are failures);
     /// `tokens` are the attempt's total tokens. Decrements in_flight (saturating),
-    /// observes the TTFB, records into the breaker, and adds one request and the tokens
-    /// to the deployment's shared rate window. Every `Pick` with `probe: true` must reach
+    /// observes the TTFB, records into the breaker, and (usage-aware groups) adds one
+    /// request and the tokens to the deployment's shared rate window. Every `Pick` with `probe: true` must reach
     /// here exactly once (see [`Admit::Probe`]).
     #[allow(clippy::too_many_arguments)] // The interface the connection loop codes against.
     pub fn finished(
@@ -249,7 +249,11 @@ impl GroupLocal {
         health
             .breaker
             .record(&spec.breaker, &mut m.counts, now, ok, probe);
-        health.window.add(now, 1, tokens);
+        // Only usage-aware routing reads the window: other groups skip two shared
+        // read-modify-writes per request (a cache line every core would bounce).
+        if spec.strategy == Strategy::UsageAware {
+            health.window.add(now, 1, tokens);
+        }
     }
 }
 

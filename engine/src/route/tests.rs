@@ -579,7 +579,7 @@ fn nothing_eligible_is_none() {
 
 #[test]
 fn finished_keeps_the_books() {
-    let (spec, mut local, board) = equal(Strategy::LeastLatency, 2);
+    let (spec, mut local, board) = equal(Strategy::UsageAware, 2);
     local.started(1);
     local.started(1);
     local.finished(&spec, &board, 1, false, 5_000, Some(7_000), true, 300);
@@ -597,4 +597,17 @@ fn finished_keeps_the_books() {
     // consecutive_failures is 2: the two failures opened the breaker.
     assert_eq!(board[1].breaker.state(6_000), BreakerState::Open);
     assert_eq!(local.members[0].in_flight, 0);
+}
+
+#[test]
+fn only_usage_aware_groups_feed_the_shared_window() {
+    for (strategy, want) in [
+        (Strategy::UsageAware, (1.0, 40.0)),
+        (Strategy::RoundRobin, (0.0, 0.0)),
+    ] {
+        let (spec, mut local, board) = equal(strategy, 2);
+        local.started(0);
+        local.finished(&spec, &board, 0, false, 5_000, Some(1_000), true, 40);
+        assert_eq!(board[0].window.rate(5_000), want, "{strategy:?}");
+    }
 }
