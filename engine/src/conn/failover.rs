@@ -313,6 +313,7 @@ impl<'w> Conn<'w> {
         req: &mut Req,
     ) -> Next {
         let watch = self.watch();
+        self.error_detail = None;
         let w = self.w;
         let snap = &*w.snap;
         let required_tags = match self.route_tags(snap) {
@@ -505,38 +506,12 @@ impl<'w> Conn<'w> {
             ..Attempt::default()
         });
         req.deployment = Some(resolved.deployment.id);
-        let (translated, translation) = {
-            let body = body_of(&self.rbuf, &self.decoded, ask.body_at);
-            match prepare(&resolved, ask.endpoint, body, &mut self.tbody) {
-                Ok(p) => p,
-                Err((e, _detail)) => {
-                    self.settle(c, None, true, 0);
-                    self.end_attempt(req, slot, 0, Some(e), started);
-                    return Err(Some(e));
-                }
-            }
-        };
-        let body_at = if translated {
-            Body::Translated
-        } else {
-            ask.body_at
-        };
-        let mut target = self.target(resolved, ask, translated, translation, req);
-        let parts = Parts {
-            head,
-            rbuf: &self.rbuf,
-            headers: &self.headers,
-            body: body_of3(&self.rbuf, &self.decoded, &self.tbody, body_at),
-        };
-        let separate = match build(
-            &parts,
-            &mut target,
-            &mut self.scratch,
-            &mut self.wbuf,
-            false,
-        ) {
-            Ok(s) => s,
+        let mut out = std::mem::take(&mut self.wbuf);
+        let built = self.request_bytes(head, ask, resolved, &mut out, false);
+        let (target, separate, body_at) = match built {
+            Ok(x) => x,
             Err(e) => {
+                self.wbuf = out;
                 self.settle(c, None, true, 0);
                 self.end_attempt(req, slot, 0, Some(e), started);
                 return Err(Some(e));
@@ -560,7 +535,7 @@ impl<'w> Conn<'w> {
         let r = send(
             w,
             &resolved,
-            &mut self.wbuf,
+            &mut out,
             body,
             range,
             uheaders,
@@ -570,6 +545,7 @@ impl<'w> Conn<'w> {
             &mut timing,
         )
         .await;
+        self.wbuf = out;
         req.upstream_wait += timing.wait;
         req.ttfb = timing.ttfb;
         req.upstream_reused = timing.reused.or(req.upstream_reused);
@@ -606,11 +582,10 @@ impl<'w> Conn<'w> {
         ask: &Ask<'_>,
         translated: bool,
         translation: Option<Translation>,
-        req: &Req,
     ) -> Target<'a> {
         let provider = resolved.provider;
         let inject_usage = ask.endpoint == Endpoint::Chat
-            && req.stream
+            && ask.stream
             && ask.no_stream_options
             && provider.kind.openai_shaped()
             && provider.opts.stream_usage;
@@ -624,6 +599,41 @@ impl<'w> Conn<'w> {
         }
     }
 
+    /// The request as `resolved` takes it, written into `out`: the body prepared (passed
+    /// through, rewritten or translated into `tbody`), then the head (and the body when
+    /// small, or always with `inline_always`). Returns the attempt's target, whether the
+    /// body goes separately, and where it is. A refusal to translate leaves its detail in
+    /// `error_detail` for the client's error message.
+    fn request_bytes<'a>(
+        &mut self,
+        head: &RequestHead,
+        ask: &Ask<'a>,
+        resolved: Resolved<'a>,
+        out: &mut Vec<u8>,
+        inline_always: bool,
+    ) -> Result<(Target<'a>, bool, Body), GatewayError> {
+        let body = body_of(&self.rbuf, &self.decoded, ask.body_at);
+        let (translated, translation) = prepare(&resolved, ask.endpoint, body, &mut self.tbody)
+            .map_err(|(e, detail)| {
+                self.error_detail = detail;
+                e
+            })?;
+        let body_at = if translated {
+            Body::Translated
+        } else {
+            ask.body_at
+        };
+        let mut target = self.target(resolved, ask, translated, translation);
+        let parts = Parts {
+            head,
+            rbuf: &self.rbuf,
+            headers: &self.headers,
+            body: body_of3(&self.rbuf, &self.decoded, &self.tbody, body_at),
+        };
+        let separate = build(&parts, &mut target, &mut self.scratch, out, inline_always)?;
+        Ok((target, separate, body_at))
+    }
+
     /// The attempt's request bytes in a buffer of their own (body inline): for hedges,
     /// whose two attempts are in flight at once.
     fn build_owned<'a>(
@@ -632,32 +642,20 @@ impl<'w> Conn<'w> {
         ask: &Ask<'a>,
         found: &Found<'a>,
         c: Choice,
-        req: &Req,
     ) -> Result<(Target<'a>, Vec<u8>), GatewayError>
     where
         'w: 'a,
     {
         let snap: &'a Snapshot = &self.w.snap;
         let resolved = resolve_choice(snap, found, c);
-        let (translated, translation) = {
-            let body = body_of(&self.rbuf, &self.decoded, ask.body_at);
-            prepare(&resolved, ask.endpoint, body, &mut self.tbody).map_err(|(e, _)| e)?
-        };
-        let body_at = if translated {
-            Body::Translated
-        } else {
-            ask.body_at
-        };
-        let mut target = self.target(resolved, ask, translated, translation, req);
-        let parts = Parts {
-            head,
-            rbuf: &self.rbuf,
-            headers: &self.headers,
-            body: body_of3(&self.rbuf, &self.decoded, &self.tbody, body_at),
-        };
         let mut out = self.w.take_buf();
-        build(&parts, &mut target, &mut self.scratch, &mut out, true)?;
-        Ok((target, out))
+        match self.request_bytes(head, ask, resolved, &mut out, true) {
+            Ok((target, _, _)) => Ok((target, out)),
+            Err(e) => {
+                self.w.give_buf(out);
+                Err(e)
+            }
+        }
     }
 
     /// The first attempt, hedged: when it has no usable response head after the
@@ -688,7 +686,7 @@ impl<'w> Conn<'w> {
             None => Duration::MAX,
         };
         let started = Instant::now();
-        let (ta, mut out_a) = match self.build_owned(head, ask, found, a, req) {
+        let (ta, mut out_a) = match self.build_owned(head, ask, found, a) {
             Ok(x) => x,
             Err(e) => {
                 self.settle(a, None, true, 0);
@@ -739,7 +737,7 @@ impl<'w> Conn<'w> {
                 None => self.choose(plan, None),
             };
             let mut built_b = match b {
-                Some(b) => match self.build_owned(head, ask, found, b, req) {
+                Some(b) => match self.build_owned(head, ask, found, b) {
                     Ok(x) => Some((b, x)),
                     Err(_) => {
                         self.settle(b, None, true, 0);
@@ -968,7 +966,9 @@ impl<'w> Conn<'w> {
         e: GatewayError,
         req: &mut Req,
     ) -> Next {
-        self.respond_error(io, e, None, req).await
+        let detail = self.error_detail.take();
+        self.respond_error(io, e, detail.as_deref().map(str::as_bytes), req)
+            .await
     }
 
     /// The end of an attempt in the request's attempt list.
@@ -1135,7 +1135,7 @@ impl<'w> Conn<'w> {
         };
         let mut req_like = Req::shadow(w.request_id(), ask.endpoint, head);
         req_like.stream = ask.stream;
-        let built = self.build_owned(head, ask, &found, c, &req_like);
+        let built = self.build_owned(head, ask, &found, c);
         let (target, out) = match built {
             Ok(x) => x,
             Err(_) => {

@@ -188,6 +188,7 @@ pub(crate) async fn serve<S: AsyncReadRent + AsyncWriteRent>(
         watch: None,
         name: Vec::new(),
         scratch: Vec::new(),
+        error_detail: None,
     };
     while c.request(&mut io).await == Next::Continue {}
     // Best effort: TLS close_notify and FIN, bounded so a stuck peer cannot hold us.
@@ -218,6 +219,9 @@ struct Conn<'w> {
     name: Vec<u8>,
     /// Scratch for the upstream model name as a JSON string.
     scratch: Vec<u8>,
+    /// Why a request could not be translated for its provider (the parameter, the
+    /// member), for the client's error message; taken by the error response.
+    error_detail: Option<String>,
 }
 
 /// Where the current request's body is.
