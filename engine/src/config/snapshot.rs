@@ -336,7 +336,12 @@ impl Snapshot {
                 debug_assert_eq!(d.id, deployment_labels.len());
                 let p = &providers[d.provider];
                 let star = if m.pattern { "*" } else { "" };
-                let upstream = d.upstream_model.as_deref().unwrap_or("");
+                // Without its own name a deployment sends the client's (a pattern: the
+                // matched suffix, shown as `*`).
+                let upstream =
+                    d.upstream_model
+                        .as_deref()
+                        .unwrap_or(if m.pattern { "*" } else { &m.name });
                 deployment_labels
                     .push(format!("{}{star}/{}/{upstream}", m.name, p.name).into_boxed_str());
             }

@@ -368,6 +368,10 @@ provider = "b"
     assert_eq!(s.deployment(&found, 1).upstream_name, b"own-name");
     assert_eq!(s.deployment_count(), 3);
     assert_eq!(&*s.deployment_labels[1], "g/b/own-name");
+    assert_eq!(
+        &*s.deployment_labels[2], "h/b/h",
+        "no own name: the client's"
+    );
     let eu = s.tag_mask([&b"region=eu"[..]].into_iter()).unwrap();
     assert_eq!(g.route.members[0].tags, eu);
     assert!(s.tag_mask([&b"region=mars"[..]].into_iter()).is_none());
