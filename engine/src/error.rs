@@ -84,7 +84,9 @@ impl GatewayError {
         }
     }
 
-    /// Whether another attempt (on another connection or deployment) could succeed.
+    /// Whether another attempt (on another connection or deployment) could succeed, when
+    /// nothing has reached the client yet. An idle timeout counts: before the first byte
+    /// it is a stream that went quiet between its head and its first body bytes.
     pub const fn retryable(self) -> bool {
         use GatewayError::*;
         matches!(
@@ -93,7 +95,9 @@ impl GatewayError {
                 | UpstreamConnectTimeout
                 | UpstreamTls
                 | UpstreamReset
+                | UpstreamBadResponse
                 | UpstreamFirstByteTimeout
+                | UpstreamIdleTimeout
         )
     }
 

@@ -34,7 +34,7 @@ use super::forward::{
     Target, Timing,
 };
 use super::translate::{self, Translation};
-use super::{Body, Conn, Endpoint, Next, Req};
+use super::{body_in, Body, Conn, Endpoint, Next, Req};
 use crate::accesslog::Attempt;
 use crate::config::{Found, HedgeDelay, Model, ProviderKind, Resolved, Share, Snapshot, Sticky};
 use crate::error::GatewayError;
@@ -226,15 +226,6 @@ fn usable(r: &Result<Exchange, SendError>) -> bool {
     matches!(r, Ok(ex) if ex.resp.status < 500 && ex.resp.status != 429)
 }
 
-/// Whether a failure without a response is worth another attempt elsewhere.
-fn retryable(e: GatewayError) -> bool {
-    e.retryable()
-        || matches!(
-            e,
-            GatewayError::UpstreamIdleTimeout | GatewayError::UpstreamBadResponse
-        )
-}
-
 /// The metrics outcome of an attempt that ended without a usable answer.
 fn outcome_of_error(e: GatewayError) -> usize {
     match e {
@@ -328,9 +319,11 @@ impl<'w> Conn<'w> {
         req.model = Some(first);
         let mut plan = Plan::new(snap, first, ask.endpoint, required_tags);
         if plan.allowed[..plan.len].iter().all(|&m| m == 0) {
+            // Only `/v1/responses` narrows the kinds (demo groups and count_tokens
+            // without an Anthropic deployment were answered before routing).
             let detail = match ask.endpoint {
                 Endpoint::Responses => &b"/v1/responses is passed through to openai and openai-compatible providers only"[..],
-                _ => b"the demo provider serves chat completions, completions and embeddings",
+                _ => b"no deployment of this model serves this endpoint",
             };
             return self
                 .respond_error(io, GatewayError::UnsupportedEndpoint, Some(detail), req)
@@ -423,8 +416,7 @@ impl<'w> Conn<'w> {
                         Some(r) => {
                             // A prompt too long is the client's, not the deployment's.
                             self.settle(c, Some(req.ttfb), r.context_length, 0);
-                            if r.retry_after.is_some() && !r.context_length {
-                                let d = r.retry_after.unwrap_or_default();
+                            if let (Some(d), false) = (r.retry_after, r.context_length) {
                                 let now = w.shared.now_ms();
                                 let h = snap.models[c.group].route.members[c.pick.member].health;
                                 w.shared.health[h].breaker.trip(now, d.as_millis() as u64);
@@ -464,7 +456,7 @@ impl<'w> Conn<'w> {
                             }
                         }
                     }
-                    Failure::Error(e) if retryable(*e) => {
+                    Failure::Error(e) if e.retryable() => {
                         next = self.choose(&mut plan, None);
                     }
                     Failure::Error(_) => {}
@@ -549,14 +541,33 @@ impl<'w> Conn<'w> {
         req.upstream_wait += timing.wait;
         req.ttfb = timing.ttfb;
         req.upstream_reused = timing.reused.or(req.upstream_reused);
+        let dep = resolved.deployment.id;
+        self.record_send(req, c, slot, dep, r, &timing, started)
+            .map(|ex| (ex, target, c))
+    }
+
+    /// One send's outcome, recorded: the attempt's entry in `req`, the deployment's
+    /// metrics, and, when it produced no answer, its accounts settled (an answer is
+    /// settled by whoever serves, refuses or drops it). `Err(None)`: the client left.
+    #[allow(clippy::too_many_arguments)]
+    fn record_send(
+        &self,
+        req: &mut Req,
+        c: Choice,
+        slot: usize,
+        dep: usize,
+        r: Result<Exchange, SendError>,
+        timing: &Timing,
+        started: Instant,
+    ) -> Result<Exchange, Option<GatewayError>> {
+        let shard = self.w.shard();
         match r {
             Ok(ex) => {
                 let status = ex.resp.status;
                 self.end_attempt(req, slot, status, None, started);
                 let us = timing.ttfb.as_micros() as u64;
-                w.shard()
-                    .attempt(resolved.deployment.id, outcome_of_status(status), Some(us));
-                Ok((ex, target, c))
+                shard.attempt(dep, outcome_of_status(status), Some(us));
+                Ok(ex)
             }
             Err(SendError::Client) => {
                 self.settle(c, None, true, 0);
@@ -567,10 +578,9 @@ impl<'w> Conn<'w> {
                 self.settle(c, None, false, 0);
                 self.end_attempt(req, slot, 0, Some(e), started);
                 if let Some(k) = e.upstream_kind() {
-                    w.shard().upstream_error(k);
+                    shard.upstream_error(k);
                 }
-                w.shard()
-                    .attempt(resolved.deployment.id, outcome_of_error(e), None);
+                shard.attempt(dep, outcome_of_error(e), None);
                 Err(Some(e))
             }
         }
@@ -612,7 +622,8 @@ impl<'w> Conn<'w> {
         out: &mut Vec<u8>,
         inline_always: bool,
     ) -> Result<(Target<'a>, bool, Body), GatewayError> {
-        let body = body_of(&self.rbuf, &self.decoded, ask.body_at);
+        // The client's body is never in `tbody`, which the preparation writes.
+        let body = body_in(&self.rbuf, &self.decoded, &[], ask.body_at);
         let (translated, translation) = prepare(&resolved, ask.endpoint, body, &mut self.tbody)
             .map_err(|(e, detail)| {
                 self.error_detail = detail;
@@ -628,7 +639,7 @@ impl<'w> Conn<'w> {
             head,
             rbuf: &self.rbuf,
             headers: &self.headers,
-            body: body_of3(&self.rbuf, &self.decoded, &self.tbody, body_at),
+            body: body_in(&self.rbuf, &self.decoded, &self.tbody, body_at),
         };
         let separate = build(&parts, &mut target, &mut self.scratch, out, inline_always)?;
         Ok((target, separate, body_at))
@@ -845,21 +856,16 @@ impl<'w> Conn<'w> {
                     w.shard().attempt(dep, metrics::OUTCOME_CANCELLED, None);
                     None
                 }
-                Some(Ok(ex)) => {
-                    let status = ex.resp.status;
-                    this.end_attempt(req, slot, status, None, t0);
-                    w.shard().attempt(
-                        dep,
-                        outcome_of_status(status),
-                        Some(timing.ttfb.as_micros() as u64),
-                    );
-                    if winner {
+                Some(r) => match this.record_send(req, c, slot, dep, r, &timing, t0) {
+                    Ok(ex) if winner => {
                         req.ttfb = timing.ttfb;
                         req.upstream_reused = timing.reused;
                         req.deployment = Some(dep);
                         Some(Ok(ex))
-                    } else {
+                    }
+                    Ok(ex) => {
                         // An answer that lost: dropped with its connection.
+                        let status = ex.resp.status;
                         this.settle(c, Some(timing.ttfb), status < 500 && status != 429, 0);
                         if let Some(a) = req.attempts.get_mut(slot) {
                             a.cancelled = true;
@@ -867,20 +873,8 @@ impl<'w> Conn<'w> {
                         w.give_buf(ex.ubuf);
                         None
                     }
-                }
-                Some(Err(SendError::Client)) => {
-                    this.settle(c, None, true, 0);
-                    Some(Err(None))
-                }
-                Some(Err(SendError::Upstream(e))) => {
-                    this.settle(c, None, false, 0);
-                    this.end_attempt(req, slot, 0, Some(e), t0);
-                    if let Some(k) = e.upstream_kind() {
-                        w.shard().upstream_error(k);
-                    }
-                    w.shard().attempt(dep, outcome_of_error(e), None);
-                    Some(Err(Some(e)))
-                }
+                    Err(e) => Some(Err(e)),
+                },
             }
         };
         let (tb, b_choice) = match built_b {
@@ -1345,21 +1339,6 @@ async fn drain_for_usage(
     };
     w.give_buf(ubuf);
     (super::stream_usage::json_usage(&body), complete)
-}
-
-fn body_of<'b>(rbuf: &'b [u8], decoded: &'b [u8], at: Body) -> &'b [u8] {
-    match at {
-        Body::InBuf(s, e) => &rbuf[s..e],
-        Body::Decoded | Body::Translated => decoded,
-    }
-}
-
-fn body_of3<'b>(rbuf: &'b [u8], decoded: &'b [u8], tbody: &'b [u8], at: Body) -> &'b [u8] {
-    match at {
-        Body::InBuf(s, e) => &rbuf[s..e],
-        Body::Decoded => decoded,
-        Body::Translated => tbody,
-    }
 }
 
 #[cfg(test)]

@@ -499,11 +499,7 @@ impl Conn<'_> {
     }
 
     fn body(&self, b: Body) -> &[u8] {
-        match b {
-            Body::InBuf(s, e) => &self.rbuf[s..e],
-            Body::Decoded => &self.decoded,
-            Body::Translated => &self.tbody,
-        }
+        body_in(&self.rbuf, &self.decoded, &self.tbody, b)
     }
 
     /// Chat, completions and embeddings: find the model, then the demo provider or the
@@ -741,6 +737,16 @@ impl Conn<'_> {
             self.watch = watch::Watch::new(self.fd).ok().map(Rc::new);
         }
         self.watch.clone()
+    }
+}
+
+/// The bytes `at` names, from the connection's buffers passed one by one (so that a
+/// caller can hold them while borrowing another field mutably).
+fn body_in<'b>(rbuf: &'b [u8], decoded: &'b [u8], tbody: &'b [u8], at: Body) -> &'b [u8] {
+    match at {
+        Body::InBuf(s, e) => &rbuf[s..e],
+        Body::Decoded => decoded,
+        Body::Translated => tbody,
     }
 }
 
