@@ -771,8 +771,7 @@ fn compile_models(
             .as_ref()
             .map(|s| share(s, "models.shadow"))
             .transpose()?;
-        let deployments_len =
-            deployments.len() + fallbacks.len() + usize::from(context_fallback.is_some());
+        let targets = deployments.len() + fallbacks.len() + usize::from(context_fallback.is_some());
         models.push(Model {
             name: prefix.into(),
             pattern,
@@ -784,7 +783,7 @@ fn compile_models(
             deployments,
             fallbacks,
             context_fallback,
-            retry: compile_retry(m, deployments_len, src)?,
+            retry: compile_retry(m, targets, src)?,
             hedge: compile_hedge(m.hedge.as_ref(), src)?,
             health_check: compile_health_check(m.health_check.as_ref(), src)?,
             split,

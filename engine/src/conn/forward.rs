@@ -1,9 +1,9 @@
-//! Forwarding a request to its upstream and streaming the response back.
-//!
-//! Failover stops at the first byte: an upstream that fails before its response head
-//! gets a clean 502/504 (after one transparent retry when the failure was a stale pooled
-//! connection); one that fails mid-body ends a chunked SSE stream with an error event, or
-//! closes the client connection when the body framing cannot say "error".
+//! One upstream attempt and streaming its answer back, in pieces the failover loop
+//! (`failover.rs`) composes: [`build`] the request, [`send`] it up to the response head
+//! (one transparent retry when a pooled connection proves stale), [`refusal`] to classify
+//! an error answer, [`stream_back`] to commit. A failure before the commit goes back to
+//! the loop; after it, a broken upstream ends a chunked SSE stream with an error event,
+//! or closes the client connection when the body framing cannot say "error".
 //!
 //! Every upstream await races [`super::watch::Watch::closed`]: a client that goes away
 //! cancels the upstream request, and that upstream connection is closed, never pooled.
