@@ -17,6 +17,7 @@
 //! - `engine` depends on `proto` and `cache`, never the reverse.
 
 pub mod accesslog;
+pub mod cli;
 pub mod config;
 mod conn;
 pub mod error;
@@ -25,6 +26,7 @@ pub mod log;
 pub mod metrics;
 pub mod route;
 pub mod server;
+pub mod store;
 mod upstream;
 
 pub use server::{start, ServerHandle};
