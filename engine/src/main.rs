@@ -3,6 +3,7 @@
 //! ```text
 //! sluice serve [--config FILE] [--listen ADDR] [--admin-listen ADDR] [--workers N] [--driver auto|io_uring|epoll]
 //! sluice check --config FILE
+//! sluice keys|orgs|teams|users|budgets|spend ...   (admin CLI, see engine::cli)
 //! ```
 
 use std::path::PathBuf;
@@ -21,6 +22,9 @@ usage:
       Run the gateway. Without --config it runs the built-in demo on 127.0.0.1:8080.
   sluice check --config FILE [--listen ADDR] [--admin-listen ADDR] [--workers N] [--driver D]
       Validate a config file and print what it compiles to.
+  sluice keys|orgs|teams|users|budgets|spend ...
+      Manage virtual keys, orgs, teams, users, budgets and spend reports of a running
+      gateway through its admin API (details below).
   sluice --version
 ";
 
@@ -72,12 +76,15 @@ fn main() -> ExitCode {
     let r = match cmd.as_deref() {
         Some("serve") => parse_args(args).and_then(serve),
         Some("check") => parse_args(args).and_then(check),
+        Some(c @ ("keys" | "orgs" | "teams" | "users" | "budgets" | "spend")) => {
+            engine::cli::run(c, args.collect())
+        }
         Some("--version" | "-V" | "version") => {
             println!("sluice {}", env!("CARGO_PKG_VERSION"));
             Ok(())
         }
         Some("--help" | "-h" | "help") => {
-            print!("{USAGE}");
+            print!("{USAGE}\n{}", engine::cli::USAGE);
             Ok(())
         }
         _ => {
