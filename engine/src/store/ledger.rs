@@ -173,3 +173,82 @@ impl Writer {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Dim;
+
+    fn temp_dir(name: &str) -> std::path::PathBuf {
+        let p = std::env::temp_dir().join(format!("sluice-ledger-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        p
+    }
+
+    fn row(key: &str, cost: u64) -> (SpendKey, SpendDelta) {
+        let k = SpendKey {
+            hour: 3600,
+            key: key.into(),
+            user: String::new(),
+            team: String::new(),
+            org: String::new(),
+            model: "m".into(),
+            provider: "p".into(),
+        };
+        let d = SpendDelta {
+            requests: 1,
+            cost,
+            ..SpendDelta::default()
+        };
+        (k, d)
+    }
+
+    #[test]
+    fn at_the_cap_known_rows_still_fold_and_new_rows_are_counted_as_dropped() {
+        let dir = temp_dir("cap");
+        let mut w = Writer::new(Store::open(&dir).unwrap());
+        w.fold(
+            (0..PENDING_ROWS_MAX)
+                .map(|i| row(&i.to_string(), 1))
+                .collect(),
+        );
+        assert_eq!(w.pending.len(), PENDING_ROWS_MAX);
+        w.fold(vec![row("0", 5), row("new", 1), row("newer", 1)]);
+        assert_eq!(w.pending.len(), PENDING_ROWS_MAX);
+        assert_eq!(w.dropped, 2);
+        assert_eq!(w.pending[&row("0", 0).0].cost, 6);
+        assert!(w.commit());
+        assert_eq!((w.dropped, w.pending.len()), (0, 0));
+        assert_eq!(w.store.spend_since(Dim::Key, "0", 0).unwrap(), 6);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_failing_commit_keeps_the_rows_and_a_later_tick_lands_them() {
+        let dir = temp_dir("retry");
+        let (tx, handle) = spawn(Store::open(&dir).unwrap(), Duration::from_millis(50));
+        let other = rusqlite::Connection::open(dir.join(crate::store::DB_FILE)).unwrap();
+        // Take the table away under the writer: its commits fail with "no such table".
+        other
+            .execute_batch("ALTER TABLE spend RENAME TO spend_away")
+            .unwrap();
+        tx.send(LedgerMsg::Spend(vec![row("k", 7), row("k", 8)]))
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        other
+            .execute_batch("ALTER TABLE spend_away RENAME TO spend")
+            .unwrap();
+        let (done, wait) = mpsc::sync_channel(1);
+        tx.send(LedgerMsg::Flush(done)).unwrap();
+        wait.recv_timeout(Duration::from_secs(10)).unwrap();
+        let cost: i64 = other
+            .query_row("SELECT SUM(cost) FROM spend WHERE key = 'k'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(cost, 15, "the rows survived the failed commits");
+        drop(tx);
+        handle.join().unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
