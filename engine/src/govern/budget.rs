@@ -242,7 +242,12 @@ impl BudgetSpec {
     fn crossed(&self, settled: Pusd) -> u8 {
         let spent = u128::from(settled) * 100;
         let mut mask = 0u8;
-        for (i, &pct) in self.soft_percent.iter().take(SOFT_THRESHOLDS_MAX).enumerate() {
+        for (i, &pct) in self
+            .soft_percent
+            .iter()
+            .take(SOFT_THRESHOLDS_MAX)
+            .enumerate()
+        {
             if spent >= u128::from(self.limit) * u128::from(pct) {
                 mask |= 1 << i;
             }
@@ -438,12 +443,10 @@ impl Budget {
                 0
             };
             let next = (word | crossed) & !RESTORED;
-            match self.period.compare_exchange_weak(
-                word,
-                next,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
+            match self
+                .period
+                .compare_exchange_weak(word, next, Ordering::AcqRel, Ordering::Acquire)
+            {
                 // Only bits 0..8 can be set in `crossed`.
                 Ok(_) => return (crossed & !word & !silent & REPORTED) as u8,
                 Err(now_word) => word = now_word,

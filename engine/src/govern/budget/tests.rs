@@ -55,7 +55,12 @@ fn period_parse_and_name_round_trip() {
         ("1h", Period::Every { secs: 3_600 }),
         ("36h", Period::Every { secs: 36 * 3_600 }),
         ("2d", Period::Every { secs: 2 * 86_400 }),
-        ("3650d", Period::Every { secs: 3_650 * 86_400 }),
+        (
+            "3650d",
+            Period::Every {
+                secs: 3_650 * 86_400,
+            },
+        ),
     ] {
         assert_eq!(Period::parse(text), Ok(period), "{text}");
         assert_eq!(period.name(), text);
@@ -71,8 +76,23 @@ fn period_parse_and_name_round_trip() {
 #[test]
 fn period_parse_refuses_other_forms() {
     for bad in [
-        "", "Daily", "0h", "0d", "h", "d", "1.5h", "+3h", "-1h", " 1h", "1 h", "30m", "90s",
-        "3651d", "87601h", "99999999999999999999h", "1w",
+        "",
+        "Daily",
+        "0h",
+        "0d",
+        "h",
+        "d",
+        "1.5h",
+        "+3h",
+        "-1h",
+        " 1h",
+        "1 h",
+        "30m",
+        "90s",
+        "3651d",
+        "87601h",
+        "99999999999999999999h",
+        "1w",
     ] {
         let err = Period::parse(bad).unwrap_err();
         assert!(err.contains("\"<N>h\" or \"<N>d\""), "{bad}: {err}");
@@ -81,7 +101,10 @@ fn period_parse_refuses_other_forms() {
 
 #[test]
 fn daily_periods() {
-    assert_eq!(Period::Daily.start(LEAP_DAY), LEAP_DAY - (13 * 3_600 + 5 * 60));
+    assert_eq!(
+        Period::Daily.start(LEAP_DAY),
+        LEAP_DAY - (13 * 3_600 + 5 * 60)
+    );
     assert_eq!(Period::Daily.end(LEAP_DAY), MAR_2024);
     assert_eq!(Period::Daily.start(MAR_2024), MAR_2024);
     assert_eq!(Period::Daily.start(0), 0);
@@ -112,7 +135,10 @@ fn monthly_periods_know_month_lengths_and_leap_years() {
     assert_eq!(Period::Monthly.end(1_704_067_199), MONDAY);
     // 2000 is a leap year (divisible by 400), 2100 is not (by 100).
     assert_eq!(Period::Monthly.end(949_363_200) - 949_363_200, 29 * 86_400);
-    assert_eq!(Period::Monthly.end(4_105_123_200) - 4_105_123_200, 28 * 86_400);
+    assert_eq!(
+        Period::Monthly.end(4_105_123_200) - 4_105_123_200,
+        28 * 86_400
+    );
     // Every month of 2023 (common) and 2024 (leap).
     let lengths_2023 = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
     let mut start = 1_672_531_200; // 2023-01-01
@@ -180,8 +206,16 @@ proptest! {
 fn spec_validation() {
     assert!(spec(1, Period::Daily, &[]).validate().is_ok());
     assert!(spec(1, Period::Daily, &[80, 95]).validate().is_ok());
-    assert!(spec(1, Period::Daily, &[1, 2, 3, 4, 5, 6, 7, 99]).validate().is_ok());
-    for bad in [&[95, 80][..], &[0], &[100], &[50, 50], &[1, 2, 3, 4, 5, 6, 7, 8, 9]] {
+    assert!(spec(1, Period::Daily, &[1, 2, 3, 4, 5, 6, 7, 99])
+        .validate()
+        .is_ok());
+    for bad in [
+        &[95, 80][..],
+        &[0],
+        &[100],
+        &[50, 50],
+        &[1, 2, 3, 4, 5, 6, 7, 8, 9],
+    ] {
         assert!(spec(1, Period::Daily, bad).validate().is_err(), "{bad:?}");
     }
 }
@@ -328,8 +362,7 @@ fn reserve_all_rolls_back_on_the_first_refusal() {
     let tight = spec(100, Period::Weekly, &[]);
     let (a, b, c) = (Budget::new(), Budget::new(), Budget::new());
     b.reserve(&tight, 60, LEAP_DAY).unwrap();
-    let (i, e) =
-        reserve_all(&[(&a, &wide), (&b, &tight), (&c, &wide)], 50, LEAP_DAY).unwrap_err();
+    let (i, e) = reserve_all(&[(&a, &wide), (&b, &tight), (&c, &wide)], 50, LEAP_DAY).unwrap_err();
     assert_eq!(i, 1);
     assert_eq!((e.reserved, e.limit), (60, 100));
     assert_eq!(e.period_end, Period::Weekly.end(LEAP_DAY));
@@ -425,13 +458,27 @@ impl Model {
 #[derive(Clone, Debug)]
 enum Op {
     /// Reserve on the budgets in `mask` (bit i = budget i, in index order).
-    ReserveAll { mask: u8, amount: u64 },
+    ReserveAll {
+        mask: u8,
+        amount: u64,
+    },
     /// Settle the open reservation `ticket % open`, at `actual_percent` of its amount.
-    Settle { ticket: usize, actual_percent: u64 },
-    Release { ticket: usize },
-    Advance { secs: u64 },
+    Settle {
+        ticket: usize,
+        actual_percent: u64,
+    },
+    Release {
+        ticket: usize,
+    },
+    Advance {
+        secs: u64,
+    },
     /// Restore budget `budget % n` as the ledger would, for the current or previous period.
-    Restore { budget: usize, settled: u64, previous: bool },
+    Restore {
+        budget: usize,
+        settled: u64,
+        previous: bool,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
