@@ -21,6 +21,7 @@ pub mod cli;
 pub mod config;
 mod conn;
 pub mod error;
+pub mod govern;
 mod io;
 pub mod log;
 pub mod metrics;
