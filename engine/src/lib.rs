@@ -20,6 +20,7 @@ pub mod accesslog;
 pub mod config;
 mod conn;
 pub mod error;
+pub mod govern;
 mod io;
 pub mod log;
 pub mod metrics;
