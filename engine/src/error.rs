@@ -61,6 +61,22 @@ pub enum GatewayError {
     NoHealthyDeployment,
     /// No deployment carries the tags the request requires (`x-sluice-route-tags`).
     NoMatchingDeployment,
+    /// A virtual key past its `expires_at`, or a rotated-out secret past its grace.
+    KeyExpired,
+    /// The key may not call this endpoint (its `routes`).
+    RouteNotAllowed,
+    /// The key may not use this model (its `models`).
+    ModelNotAllowed,
+    /// A requests-per-minute limit on the key's path.
+    RateLimitRequests,
+    /// A tokens-per-minute limit on the key's path.
+    RateLimitTokens,
+    /// A max-concurrency limit on the key's path.
+    ConcurrencyLimit,
+    /// A budget on the key's path cannot cover the request's worst-case cost.
+    BudgetExceeded,
+    /// A budgeted key asked for a model whose price is unknown.
+    PriceUnknown,
 }
 
 impl GatewayError {
@@ -70,7 +86,9 @@ impl GatewayError {
             Http(_) | HeadTimeout | BodyTimeout | MalformedJson(_) | MissingModel
             | MissingApiKey | InvalidApiKey | UnknownModel | UnknownRoute | MethodNotAllowed
             | UnsupportedMediaType | InvalidChatRequest | UnsupportedParameter
-            | UnsupportedEndpoint | NoMatchingDeployment => Source::Client,
+            | UnsupportedEndpoint | NoMatchingDeployment | KeyExpired | RouteNotAllowed
+            | ModelNotAllowed | RateLimitRequests | RateLimitTokens | ConcurrencyLimit
+            | BudgetExceeded | PriceUnknown => Source::Client,
             UpstreamConnect
             | UpstreamConnectTimeout
             | UpstreamTls
@@ -107,8 +125,10 @@ impl GatewayError {
             Http(e) => e.status(),
             HeadTimeout | BodyTimeout => 408,
             MalformedJson(_) | MissingModel | InvalidChatRequest | UnsupportedParameter
-            | UnsupportedEndpoint | NoMatchingDeployment => 400,
-            MissingApiKey | InvalidApiKey => 401,
+            | UnsupportedEndpoint | NoMatchingDeployment | PriceUnknown => 400,
+            MissingApiKey | InvalidApiKey | KeyExpired => 401,
+            RouteNotAllowed | ModelNotAllowed => 403,
+            RateLimitRequests | RateLimitTokens | ConcurrencyLimit | BudgetExceeded => 429,
             UnknownModel | UnknownRoute => 404,
             MethodNotAllowed => 405,
             UnsupportedMediaType => 415,
@@ -130,7 +150,14 @@ impl GatewayError {
     pub const fn kind(self) -> &'static str {
         match self.source() {
             Source::Client => match self {
-                GatewayError::MissingApiKey | GatewayError::InvalidApiKey => "authentication_error",
+                GatewayError::MissingApiKey
+                | GatewayError::InvalidApiKey
+                | GatewayError::KeyExpired => "authentication_error",
+                GatewayError::RouteNotAllowed | GatewayError::ModelNotAllowed => "permission_error",
+                GatewayError::RateLimitRequests => "requests",
+                GatewayError::RateLimitTokens => "tokens",
+                GatewayError::ConcurrencyLimit => "rate_limit_error",
+                GatewayError::BudgetExceeded => "insufficient_quota",
                 _ => "invalid_request_error",
             },
             Source::Upstream => "upstream_error",
@@ -172,6 +199,12 @@ impl GatewayError {
             UpstreamSigning => "upstream_signing_failed",
             NoHealthyDeployment => "no_healthy_deployment",
             NoMatchingDeployment => "no_matching_deployment",
+            KeyExpired => "expired_api_key",
+            RouteNotAllowed => "route_not_allowed",
+            ModelNotAllowed => "model_not_allowed",
+            RateLimitRequests | RateLimitTokens | ConcurrencyLimit => "rate_limit_exceeded",
+            BudgetExceeded => "budget_exceeded",
+            PriceUnknown => "price_unknown",
         }
     }
 
@@ -223,6 +256,14 @@ impl GatewayError {
             NoMatchingDeployment => {
                 "no deployment of this model satisfies the request's route constraints (x-sluice-route-tags)"
             }
+            KeyExpired => "this API key has expired",
+            RouteNotAllowed => "this API key may not call this endpoint",
+            ModelNotAllowed => "this API key may not use the model",
+            RateLimitRequests => "rate limit reached for requests",
+            RateLimitTokens => "rate limit reached for tokens",
+            ConcurrencyLimit => "too many requests in flight",
+            BudgetExceeded => "budget exceeded",
+            PriceUnknown => "this key has a budget and no price is known for the model",
         }
     }
 

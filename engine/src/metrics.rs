@@ -156,6 +156,12 @@ pub struct Shard {
     pub fallbacks: AtomicU64,
     pub shadow_ok: AtomicU64,
     pub shadow_failed: AtomicU64,
+    /// Governance refusals: requests, tokens, concurrency limits, budgets (and unknown
+    /// prices for budgeted keys).
+    pub refused_requests: AtomicU64,
+    pub refused_tokens: AtomicU64,
+    pub refused_concurrency: AtomicU64,
+    pub refused_budget: AtomicU64,
     /// `[route][model + 1][status slot]`; model slot 0 is "no model".
     requests: Box<[AtomicU64]>,
     total: Box<[Histogram]>,
@@ -185,6 +191,10 @@ impl Shard {
             fallbacks: AtomicU64::new(0),
             shadow_ok: AtomicU64::new(0),
             shadow_failed: AtomicU64::new(0),
+            refused_requests: AtomicU64::new(0),
+            refused_tokens: AtomicU64::new(0),
+            refused_concurrency: AtomicU64::new(0),
+            refused_budget: AtomicU64::new(0),
             requests: (0..n).map(|_| AtomicU64::new(0)).collect(),
             total: (0..ROUTE_NAMES.len()).map(|_| Histogram::new()).collect(),
             added: (0..ROUTE_NAMES.len()).map(|_| Histogram::new()).collect(),
@@ -325,7 +335,7 @@ impl Metrics {
             );
         }
         self.render_deployments(&mut o, breaker);
-        let gauges: [(&str, &str, &str, u64); 12] = [
+        let gauges: [(&str, &str, &str, u64); 16] = [
             (
                 "sluice_retries_total",
                 "counter",
@@ -355,6 +365,30 @@ impl Metrics {
                 "counter",
                 "Shadow (mirrored) requests that failed or got an error status.",
                 self.sum(|s| &s.shadow_failed),
+            ),
+            (
+                "sluice_ratelimited_requests_total",
+                "counter",
+                "Requests refused by a requests-per-minute limit on their key's path.",
+                self.sum(|s| &s.refused_requests),
+            ),
+            (
+                "sluice_ratelimited_tokens_total",
+                "counter",
+                "Requests refused by a tokens-per-minute limit on their key's path.",
+                self.sum(|s| &s.refused_tokens),
+            ),
+            (
+                "sluice_concurrency_refused_total",
+                "counter",
+                "Requests refused by a max-concurrency limit on their key's path.",
+                self.sum(|s| &s.refused_concurrency),
+            ),
+            (
+                "sluice_budget_refused_total",
+                "counter",
+                "Requests refused because a budget on their key's path could not cover them (or no price was known).",
+                self.sum(|s| &s.refused_budget),
             ),
             (
                 "sluice_open_connections",

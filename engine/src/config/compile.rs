@@ -16,8 +16,12 @@ use super::snapshot::{
     Provider, ProviderKind, ProviderOptions, Retry, Secret, Server, Share, Snapshot, Sticky,
     Timeouts, Upstream, ATTEMPTS_MAX, DEFAULT_RETRY,
 };
+use super::snapshot::{Governance, StreamOverrun};
 use super::{tls, ConfigError, Overrides};
+use crate::govern::price::Price;
+use crate::govern::spec::{Kind, Source as GovSource};
 use crate::route::{BreakerConfig, GroupSpec, Member, Strategy, MEMBERS_MAX};
+use std::collections::BTreeMap;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:9090";
@@ -114,9 +118,118 @@ pub(super) fn compile(
         keys,
         allow_anonymous: raw.auth.allow_anonymous,
     };
-    Ok(Snapshot::new(
+    let governance = compile_governance(&raw, src)?;
+    let mut snap = Snapshot::new(
         server, limits, auth, access_log, providers, models, tags, demo,
-    ))
+    );
+    snap.governance = governance;
+    // Parents must exist, tags must be known: build the directory once to find out.
+    crate::govern::Directory::build(snap.governance.docs.clone(), None, &snap)
+        .map_err(|e| src.err(None, "keys", e))?;
+    Ok(snap)
+}
+
+/// Default output allowance for TPM and budget reservations (`max_tokens` absent).
+const DEFAULT_OUTPUT_TOKENS: u64 = 4096;
+
+fn compile_governance(raw: &RawConfig, src: &Source<'_>) -> Result<Governance, ConfigError> {
+    let g = &raw.governance;
+    let admin_key = match &raw.admin.key {
+        None => None,
+        Some(k) => {
+            let s = resolve_secret(k, src, "admin.key")?;
+            if s.0.len() < 16 {
+                return Err(src.at(k, "admin.key", "use at least 16 characters"));
+            }
+            Some(s)
+        }
+    };
+    let default_output_tokens = match &g.default_output_tokens {
+        None => DEFAULT_OUTPUT_TOKENS,
+        Some(v) if (1..=10_000_000).contains(v.get_ref()) => *v.get_ref(),
+        Some(v) => {
+            return Err(src.at(
+                v,
+                "governance.default_output_tokens",
+                "must be from 1 to 10000000",
+            ))
+        }
+    };
+    let stream_overrun = match g.stream_overrun.as_ref().map(|v| (v, v.get_ref().as_str())) {
+        None | Some((_, "cut")) => StreamOverrun::Cut,
+        Some((_, "finish")) => StreamOverrun::Finish,
+        Some((v, _)) => return Err(src.at(v, "governance.stream_overrun", "`cut` or `finish`")),
+    };
+    let budget_webhook = match &g.budget_webhook {
+        None => None,
+        Some(v) if v.get_ref().starts_with("http://") => Some(v.get_ref().clone()),
+        Some(v) => {
+            return Err(src.at(
+                v,
+                "governance.budget_webhook",
+                "an http:// URL (a local relay for https)",
+            ))
+        }
+    };
+    let mut docs = BTreeMap::new();
+    for (kind, list, field) in [
+        (Kind::Org, &raw.orgs, "orgs"),
+        (Kind::Team, &raw.teams, "teams"),
+        (Kind::User, &raw.users, "users"),
+        (Kind::Key, &raw.keys, "keys"),
+    ] {
+        for entry in list {
+            let mut doc = entry.get_ref().clone();
+            let at = |msg: String| src.err(Some(entry.span()), field, msg);
+            doc.check(kind).map_err(at)?;
+            if kind == Kind::Key {
+                let Some(reference) = doc.key.take() else {
+                    return Err(at(format!(
+                        "key {}: `key` (the secret, e.g. \"env:NAME\") is required",
+                        doc.id
+                    )));
+                };
+                let secret = secret_value(&reference).map_err(at)?;
+                if secret.len() < 20 {
+                    return Err(at(format!(
+                        "key {}: the secret must be at least 20 characters",
+                        doc.id
+                    )));
+                }
+                doc.prefix = Some(crate::govern::secret::shown(&secret));
+                doc.hash = Some(crate::govern::secret::to_hex(&crate::govern::secret::hash(
+                    secret.as_bytes(),
+                )));
+            }
+            if docs
+                .insert((kind, doc.id.clone()), (doc, GovSource::Config))
+                .is_some()
+            {
+                return Err(at(format!("duplicate {} id", kind.name())));
+            }
+        }
+    }
+    Ok(Governance {
+        admin_key,
+        data_dir: raw.data.dir.as_ref().map(|d| d.get_ref().into()),
+        docs,
+        default_output_tokens,
+        stream_overrun,
+        budget_webhook,
+    })
+}
+
+/// A secret reference's value (`env:NAME`, `file:PATH`, or the literal).
+fn secret_value(s: &str) -> Result<String, String> {
+    if let Some(name) = s.strip_prefix("env:") {
+        std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))
+    } else if let Some(path) = s.strip_prefix("file:") {
+        std::fs::read_to_string(Path::new(path))
+            .map(|x| x.trim_end_matches(['\r', '\n']).to_string())
+            .map_err(|e| format!("cannot read {path}: {e}"))
+    } else {
+        Ok(s.to_string())
+    }
 }
 
 fn compile_server(
@@ -832,6 +945,7 @@ fn compile_deployments(
                     upstream_model: m.model.as_deref().map(Into::into),
                     timeouts: timeouts_for(provider),
                     id: *next_id,
+                    price: builtin_price(&providers[provider], m.model.as_deref(), m),
                 },
                 Member {
                     weight: 1,
@@ -926,6 +1040,40 @@ fn compile_deployments(
                 upstream_model: d.model.as_deref().or(m.model.as_deref()).map(Into::into),
                 timeouts: timeouts_for(provider),
                 id: *next_id,
+                price: match (input, output) {
+                    (Some(i), Some(o)) => {
+                        let opt = |v: &Option<Spanned<f64>>, f: &str| price(v, f);
+                        let cr = opt(
+                            &d.cached_input_price_per_mtok,
+                            "models.deployments.cached_input_price_per_mtok",
+                        )?;
+                        let cw = opt(
+                            &d.cache_write_price_per_mtok,
+                            "models.deployments.cache_write_price_per_mtok",
+                        )?;
+                        let r = opt(
+                            &d.reasoning_price_per_mtok,
+                            "models.deployments.reasoning_price_per_mtok",
+                        )?;
+                        let at = d.input_price_per_mtok.as_ref().expect("input price is set");
+                        Some(
+                            Price::per_mtok(i, o, cr, cw, r)
+                                .map_err(|e| src.at(at, "models.deployments", e))?,
+                        )
+                    }
+                    (None, None) => builtin_price(
+                        &providers[provider],
+                        d.model.as_deref().or(m.model.as_deref()),
+                        m,
+                    ),
+                    _ => {
+                        return Err(src.at(
+                            &d.provider,
+                            "models.deployments",
+                            "set both input_price_per_mtok and output_price_per_mtok, or neither (the built-in table)",
+                        ))
+                    }
+                },
             },
             Member {
                 weight,
@@ -940,6 +1088,21 @@ fn compile_deployments(
         *next_id += 1;
     }
     Ok(out)
+}
+
+/// The built-in table's price for a deployment without configured prices. The demo
+/// provider is free (it answers in process); a pattern group without a fixed upstream
+/// name has no single price (it is looked up per request).
+fn builtin_price(p: &Provider, upstream: Option<&str>, m: &RawModel) -> Option<Price> {
+    if p.kind == ProviderKind::Demo {
+        return Some(Price::per_mtok(0.0, 0.0, None, None, None).expect("zero is a valid price"));
+    }
+    let name = match upstream {
+        Some(n) => n,
+        None if m.name.get_ref().ends_with('*') => return None,
+        None => m.name.get_ref(),
+    };
+    crate::govern::price::builtin(p.kind, name)
 }
 
 /// `targets`: deployments plus fallback groups. With one target and no `retry` table a
@@ -1046,16 +1209,7 @@ fn resolve_secret(
     src: &Source<'_>,
     field: &str,
 ) -> Result<Secret, ConfigError> {
-    let s = v.get_ref();
-    if let Some(name) = s.strip_prefix("env:") {
-        std::env::var(name)
-            .map(|x| Secret(x.into()))
-            .map_err(|_| src.at(v, field, format!("environment variable {name} is not set")))
-    } else if let Some(path) = s.strip_prefix("file:") {
-        std::fs::read_to_string(Path::new(path))
-            .map(|x| Secret(x.trim_end_matches(['\r', '\n']).into()))
-            .map_err(|e| src.at(v, field, format!("cannot read {path}: {e}")))
-    } else {
-        Ok(Secret(s.as_str().into()))
-    }
+    secret_value(v.get_ref())
+        .map(|x| Secret(x.into()))
+        .map_err(|e| src.at(v, field, e))
 }

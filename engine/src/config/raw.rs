@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::govern::spec::Doc;
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
@@ -24,6 +26,49 @@ pub struct RawConfig {
     pub providers: Vec<RawProvider>,
     #[serde(default)]
     pub models: Vec<RawModel>,
+    #[serde(default)]
+    pub admin: RawAdmin,
+    #[serde(default)]
+    pub data: RawData,
+    #[serde(default)]
+    pub governance: RawGovernance,
+    /// The hierarchy declared in the file (read-only through the admin API).
+    #[serde(default)]
+    pub orgs: Vec<Spanned<Doc>>,
+    #[serde(default)]
+    pub teams: Vec<Spanned<Doc>>,
+    #[serde(default)]
+    pub users: Vec<Spanned<Doc>>,
+    #[serde(default)]
+    pub keys: Vec<Spanned<Doc>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdmin {
+    /// The admin API's bearer key, a secret reference (`env:NAME`, `file:PATH`). Without
+    /// it the `/admin/` endpoints answer 403.
+    pub key: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawData {
+    /// The data directory (SQLite: run-time keys and entities, the spend ledger).
+    pub dir: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGovernance {
+    /// Output tokens a request without `max_tokens` is assumed to use, for its TPM and
+    /// budget reservation (default 4096).
+    pub default_output_tokens: Option<Spanned<u64>>,
+    /// A stream whose usage passes its reservation when the budget cannot cover more:
+    /// `cut` (end it cleanly, default) or `finish`.
+    pub stream_overrun: Option<Spanned<String>>,
+    /// POSTed a JSON event when a soft budget threshold is crossed (`http://` only).
+    pub budget_webhook: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -189,6 +234,12 @@ pub struct RawDeployment {
     /// USD per million input / output tokens (lowest-cost routing).
     pub input_price_per_mtok: Option<Spanned<f64>>,
     pub output_price_per_mtok: Option<Spanned<f64>>,
+    /// Prompt tokens read from the provider's cache (default: the input price).
+    pub cached_input_price_per_mtok: Option<Spanned<f64>>,
+    /// Prompt tokens written to the provider's cache (default: the input price).
+    pub cache_write_price_per_mtok: Option<Spanned<f64>>,
+    /// Reasoning tokens (default: the output price).
+    pub reasoning_price_per_mtok: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -1,7 +1,7 @@
 //! The immutable runtime snapshot: what the request path reads. Built only by
 //! [`super::compile`]; shared by all workers behind an `Arc`, never mutated.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use proto::http1::Limits;
 
+use crate::govern::price::Price;
+use crate::govern::spec::{Doc, Kind, Source as GovSource};
 use crate::route::GroupSpec;
 
 /// Which monoio driver the workers run on.
@@ -194,6 +196,9 @@ pub struct Deployment {
     /// Index of this deployment in the process-wide health board and the per-deployment
     /// metrics ([`Snapshot::deployment_labels`]).
     pub id: usize,
+    /// What a token costs here: the config's prices, else the built-in table's for the
+    /// provider's model name; `None` when neither knows (budgeted keys are refused).
+    pub price: Option<Price>,
 }
 
 /// Attempts and backoff for one request.
@@ -285,9 +290,38 @@ pub struct Snapshot {
     pub deployment_labels: Vec<Box<str>>,
     /// Routing tags (`key=value`) by bit index in [`crate::route::Member::tags`].
     pub tags: Vec<Box<str>>,
+    /// Each deployment's provider index, by deployment id.
+    pub deployment_provider: Vec<usize>,
+    deployment_prices: Vec<Option<Price>>,
     exact: HashMap<Box<[u8]>, usize>,
     /// Whether this snapshot is the built-in demo.
     pub demo: bool,
+    pub governance: Governance,
+}
+
+/// Virtual keys and their hierarchy as the config declares them, and the settings of
+/// the admin API, data directory and budgets.
+#[derive(Clone, Debug, Default)]
+pub struct Governance {
+    pub admin_key: Option<Secret>,
+    pub data_dir: Option<PathBuf>,
+    /// Config-declared entities, secrets already hashed.
+    pub docs: BTreeMap<(Kind, String), (Doc, GovSource)>,
+    /// Output tokens assumed for a request without `max_tokens`.
+    pub default_output_tokens: u64,
+    pub stream_overrun: StreamOverrun,
+    pub budget_webhook: Option<String>,
+}
+
+/// What happens to a stream whose usage passes its reservation when the budget cannot
+/// cover more.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StreamOverrun {
+    /// End it cleanly (a final chunk with `finish_reason: "length"`, then `[DONE]`).
+    #[default]
+    Cut,
+    /// Let it finish; the budget may end above its limit by that stream's excess.
+    Finish,
 }
 
 /// A client-facing name matched to its group.
@@ -346,6 +380,14 @@ impl Snapshot {
                     .push(format!("{}{star}/{}/{upstream}", m.name, p.name).into_boxed_str());
             }
         }
+        let deployment_provider = models
+            .iter()
+            .flat_map(|m| m.deployments.iter().map(|d| d.provider))
+            .collect();
+        let deployment_prices = models
+            .iter()
+            .flat_map(|m| m.deployments.iter().map(|d| d.price))
+            .collect();
         Snapshot {
             server,
             limits,
@@ -353,10 +395,13 @@ impl Snapshot {
             access_log,
             providers,
             models,
+            deployment_provider,
+            deployment_prices,
             deployment_labels,
             tags,
             exact,
             demo,
+            governance: Governance::default(),
         }
     }
 
@@ -408,6 +453,11 @@ impl Snapshot {
     }
 
     /// The number of deployments across all groups (the health board's size).
+    /// A deployment's price, by id.
+    pub fn deployment_price(&self, id: usize) -> Option<Price> {
+        self.deployment_prices.get(id).copied().flatten()
+    }
+
     pub fn deployment_count(&self) -> usize {
         self.deployment_labels.len()
     }

@@ -730,7 +730,12 @@ fn write_response_head(
     write_status_line(wbuf, resp.status);
     for h in &uheaders[..resp.header_count] {
         let name = h.name.of(ubuf);
-        if forward_response_header(name) {
+        // A governed request gets the gateway's own x-ratelimit-* (its key's limits);
+        // the provider's describe the gateway's account, not the caller's.
+        let provider_limit = req.gov.is_some()
+            && name.len() > 12
+            && name[..12].eq_ignore_ascii_case(b"x-ratelimit-");
+        if forward_response_header(name) && !provider_limit {
             write_header(wbuf, name, h.value.of(ubuf));
         }
     }

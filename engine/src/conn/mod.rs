@@ -13,6 +13,7 @@
 mod demo;
 mod failover;
 mod forward;
+mod govern;
 mod response;
 mod stream_usage;
 mod translate;
@@ -25,8 +26,8 @@ use std::time::{Duration, Instant};
 
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use proto::http1::{
-    find_header, parse_request, BodyFraming, ChunkEvent, ChunkedDecoder, Headers, Method,
-    RequestHead, Status, Version, EMPTY_HEADERS,
+    parse_request, BodyFraming, ChunkEvent, ChunkedDecoder, Headers, Method, RequestHead, Status,
+    Version, EMPTY_HEADERS,
 };
 use proto::json::{self, Kind};
 
@@ -38,6 +39,7 @@ use crate::metrics::Route;
 use crate::server::worker::{Worker, BUF_INITIAL_BYTES};
 
 pub(crate) use failover::Routing;
+pub(crate) use govern::{flush_spend, unix_now};
 pub(crate) use response::write_u64;
 
 /// Per-request record: what the request did, for metrics and the access log.
@@ -69,6 +71,8 @@ pub(crate) struct Req {
     pub attempts: accesslog::Attempts,
     /// A mirrored request to a shadow group (its answer went nowhere).
     pub shadow: bool,
+    /// The virtual key's hold on its limits and budgets, when the key is governed.
+    pub gov: Option<govern::Governed>,
 }
 
 impl Req {
@@ -94,6 +98,7 @@ impl Req {
             deployment: None,
             attempts: accesslog::Attempts::default(),
             shadow: false,
+            gov: None,
         }
     }
 
@@ -251,7 +256,7 @@ impl Conn<'_> {
         );
         req.keep_alive = head.keep_alive && !w.draining();
         let next = self.dispatch(io, &head, endpoint, &mut req).await;
-        self.finish(&req);
+        self.finish(&mut req);
         if next == Next::Continue && req.keep_alive {
             Next::Continue
         } else {
@@ -314,7 +319,7 @@ impl Conn<'_> {
         let mut req = self.bare_req();
         req.keep_alive = false;
         self.respond_error(io, err, None, &mut req).await;
-        self.finish(&req);
+        self.finish(&mut req);
     }
 
     fn bare_req(&self) -> Req {
@@ -336,8 +341,11 @@ impl Conn<'_> {
         endpoint: Result<Endpoint, GatewayError>,
         req: &mut Req,
     ) -> Next {
-        let endpoint = match endpoint.and_then(|e| self.authenticate().map(|()| e)) {
-            Ok(e) => e,
+        let endpoint = match endpoint.and_then(|e| self.authenticate(req.route).map(|g| (e, g))) {
+            Ok((e, g)) => {
+                req.gov = g;
+                e
+            }
             Err(e) => return self.fail_before_body(io, head, e, None, req).await,
         };
         // The body is read only for requests that got this far.
@@ -375,34 +383,6 @@ impl Conn<'_> {
         // Drop this request's bytes; a pipelined next request moves to the front.
         self.rbuf.drain(..consumed);
         next
-    }
-
-    /// Check the gateway key. With no keys configured, authentication is off.
-    fn authenticate(&self) -> Result<(), GatewayError> {
-        let snap = &self.w.snap;
-        if snap.auth.keys.is_empty() {
-            return Ok(());
-        }
-        let used = &self.headers[..];
-        // `Authorization: Bearer` (OpenAI SDKs), else `x-api-key` (Anthropic SDKs).
-        let presented = match find_header(&self.rbuf, used, b"authorization") {
-            Some(v) => match v.get(..7) {
-                Some(p) if p.eq_ignore_ascii_case(b"bearer ") => Some(v[7..].trim_ascii()),
-                _ => return Err(GatewayError::InvalidApiKey),
-            },
-            None => find_header(&self.rbuf, used, b"x-api-key").map(<[u8]>::trim_ascii),
-        };
-        match presented {
-            None if snap.auth.allow_anonymous => Ok(()),
-            None => Err(GatewayError::MissingApiKey),
-            Some(key) => {
-                if snap.key_is_valid(key) {
-                    Ok(())
-                } else {
-                    Err(GatewayError::InvalidApiKey)
-                }
-            }
-        }
     }
 
     /// An error before the body was read: the connection survives only when the whole
@@ -559,6 +539,21 @@ impl Conn<'_> {
             return next;
         };
         req.model = Some(found.index);
+        let user_member = members[3].map(|v| v.bytes(self.body(body_at)));
+        if let Err((e, detail)) = self.admit(
+            req,
+            &found,
+            &name,
+            endpoint,
+            self.body(body_at),
+            user_member,
+        ) {
+            let next = self
+                .respond_error(io, e, Some(detail.as_bytes()), req)
+                .await;
+            self.name = name;
+            return next;
+        }
         let first = &found.model.deployments[0];
         let first_kind = w.snap.providers[first.provider].kind;
         let anthropic_ingress = matches!(endpoint, Endpoint::Messages | Endpoint::CountTokens);
@@ -726,8 +721,10 @@ impl Conn<'_> {
         }
     }
 
-    /// Metrics and the access log; never waits.
-    fn finish(&self, req: &Req) {
+    /// Settle the request's limits and budgets, then metrics and the access log; never
+    /// waits.
+    fn finish(&self, req: &mut Req) {
+        govern::settle(self.w, req);
         log_record(self.w, req, Some(self.peer));
     }
 

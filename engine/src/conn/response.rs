@@ -48,6 +48,9 @@ pub fn write_route_headers(out: &mut Vec<u8>, req: &Req, labels: &[Box<str>]) {
         write_u64(out, req.attempts.count() as u64);
         out.extend_from_slice(b"\r\n");
     }
+    if let Some(g) = &req.gov {
+        super::govern::write_headers(out, g);
+    }
 }
 
 /// `connection: close` when this is the last response; `connection: keep-alive` for an

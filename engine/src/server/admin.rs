@@ -9,7 +9,8 @@ use std::time::Duration;
 use monoio::io::AsyncReadRent;
 use monoio::net::TcpStream;
 use proto::http1::{
-    parse_request, write_header, write_status_line, Limits, Method, Status, EMPTY_HEADERS,
+    find_header, parse_request, write_header, write_status_line, BodyFraming, Limits, Method,
+    Status, EMPTY_HEADERS,
 };
 
 use super::Shared;
@@ -20,7 +21,7 @@ const ADMIN_LIMITS: Limits = Limits {
     head_bytes_max: 8 * 1024,
     header_count_max: 64,
     uri_bytes_max: 2048,
-    body_bytes_max: 0,
+    body_bytes_max: super::admin_api::ADMIN_BODY_BYTES_MAX,
 };
 const ADMIN_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -74,6 +75,37 @@ async fn serve(mut s: TcpStream, shared: Arc<Shared>) {
                 return;
             }
         };
+        if head.path.of(&buf).starts_with(b"/admin/") {
+            let end = match head.body {
+                BodyFraming::None => head.head_len,
+                BodyFraming::Length(n) => head.head_len + n as usize,
+                _ => {
+                    respond(&mut s, 411, "text/plain", b"send a Content-Length body\n").await;
+                    return;
+                }
+            };
+            while buf.len() < end {
+                let want = end - buf.len();
+                match monoio::time::timeout(ADMIN_READ_TIMEOUT, read_more(&mut s, &mut buf, want))
+                    .await
+                {
+                    Ok(Ok(n)) if n > 0 => {}
+                    _ => return,
+                }
+            }
+            let method = String::from_utf8_lossy(head.method_span.of(&buf)).into_owned();
+            let target = String::from_utf8_lossy(head.target.of(&buf)).into_owned();
+            let bearer = find_header(&buf, &headers[..], b"authorization").map(<[u8]>::to_vec);
+            let a = super::admin_api::handle(
+                &shared,
+                &method,
+                &target,
+                bearer.as_deref(),
+                &buf[head.head_len..end],
+            );
+            respond(&mut s, a.status, a.content_type, &a.body).await;
+            return;
+        }
         let draining = shared.draining.load(Ordering::Relaxed);
         let (status, ctype, body): (u16, &str, Vec<u8>) = match (head.method, head.path.of(&buf)) {
             (Method::Get, b"/metrics") => (

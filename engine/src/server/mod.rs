@@ -2,15 +2,19 @@
 //! access-log thread, and the drain on shutdown.
 
 mod admin;
+mod admin_api;
+pub(crate) mod control;
 mod health;
 mod shutdown;
 pub(crate) mod worker;
 
+use std::collections::BTreeMap;
 use std::io;
 use std::net::SocketAddr;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -21,15 +25,19 @@ use crate::config::Snapshot;
 use crate::log;
 use crate::metrics::Metrics;
 use crate::route::{Health, Millis};
+use crate::store::ledger::LedgerMsg;
 
 impl Shared {
     /// The Prometheus text: the metrics shards and the breaker states.
     pub fn render_metrics(&self) -> String {
         let now = self.now_ms();
-        self.metrics
+        let mut text = self
+            .metrics
             .render(self.draining.load(Ordering::Relaxed), |d| {
                 self.health.get(d).map(|h| h.breaker.state(now))
-            })
+            });
+        self.render_governance(&mut text);
+        text
     }
 
     /// Milliseconds since [`Shared::epoch`].
@@ -54,6 +62,123 @@ pub struct Shared {
     pub ready: AtomicUsize,
     pub workers: usize,
     pub draining: AtomicBool,
+    /// The published directory of orgs, teams, users and keys.
+    pub gov: crate::govern::Board,
+    /// SHA-256 of the admin API key.
+    pub admin_key: Option<crate::govern::secret::Hash>,
+    control: Mutex<control::Control>,
+    /// The ledger writer's inbox; taken (closing it) when the server stops.
+    ledger: Mutex<Option<Sender<LedgerMsg>>>,
+    /// Soft budget thresholds crossed, by (scope, id, percent), for the metrics.
+    budget_events: Mutex<BTreeMap<(&'static str, String, u8), u64>>,
+    webhook: Option<Mutex<Sender<String>>>,
+}
+
+impl Shared {
+    /// The control plane (admin thread only).
+    pub(crate) fn control(&self) -> std::sync::MutexGuard<'_, control::Control> {
+        self.control.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A sender into the ledger writer, for a worker.
+    pub(crate) fn ledger(&self) -> Option<Sender<LedgerMsg>> {
+        self.ledger
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Commit what the ledger writer holds (waits up to 2 s).
+    pub(crate) fn flush_ledger(&self) {
+        let Some(tx) = self.ledger() else { return };
+        let (done_tx, done_rx) = std::sync::mpsc::sync_channel(1);
+        if tx.send(LedgerMsg::Flush(done_tx)).is_ok() {
+            let _ = done_rx.recv_timeout(Duration::from_secs(2));
+        }
+    }
+
+    /// A soft budget threshold crossed for the first time in its period: a log line, a
+    /// metric, and the webhook when one is configured.
+    pub(crate) fn budget_crossed(&self, kind: crate::govern::spec::Kind, id: &str, percent: u8) {
+        log::warn(
+            "budget threshold crossed",
+            &[
+                ("scope", kind.name()),
+                ("id", id),
+                ("percent", &percent.to_string()),
+            ],
+        );
+        *self
+            .budget_events
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry((kind.name(), id.to_string(), percent))
+            .or_default() += 1;
+        if let Some(w) = &self.webhook {
+            let event = serde_json::json!({
+                "event": "budget.threshold", "scope": kind.name(), "id": id,
+                "percent": percent, "unix": crate::conn::unix_now(),
+            });
+            let _ = w
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .send(event.to_string());
+        }
+    }
+
+    /// Governance metrics rendered from the directory at scrape time.
+    fn render_governance(&self, out: &mut String) {
+        use std::fmt::Write;
+        let dir = self.gov.load();
+        let now = crate::conn::unix_now();
+        let usd = crate::govern::budget::pusd_to_usd;
+        let budgets: Vec<_> = dir
+            .nodes
+            .iter()
+            .filter_map(|n| n.budget.as_ref().map(|b| (n, n.state.budget.view(b, now))))
+            .collect();
+        if !budgets.is_empty() {
+            for (name, help, pick) in [
+                ("sluice_budget_limit_usd", "Budget per period.", 0),
+                (
+                    "sluice_budget_spent_usd",
+                    "Settled spend in the current period.",
+                    1,
+                ),
+                (
+                    "sluice_budget_reserved_usd",
+                    "Reserved by requests in flight.",
+                    2,
+                ),
+            ] {
+                let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+                for (n, v) in &budgets {
+                    let x = [v.limit, v.settled, v.reserved][pick];
+                    let _ = writeln!(
+                        out,
+                        "{name}{{scope=\"{}\",id=\"{}\"}} {}",
+                        n.kind.name(),
+                        n.id,
+                        usd(x)
+                    );
+                }
+            }
+        }
+        let events = self.budget_events.lock().unwrap_or_else(|p| p.into_inner());
+        if !events.is_empty() {
+            let name = "sluice_budget_threshold_crossed_total";
+            let _ = writeln!(
+                out,
+                "# HELP {name} Soft budget thresholds crossed (once per period each).\n# TYPE {name} counter"
+            );
+            for ((scope, id, p), n) in events.iter() {
+                let _ = writeln!(
+                    out,
+                    "{name}{{scope=\"{scope}\",id=\"{id}\",percent=\"{p}\"}} {n}"
+                );
+            }
+        }
+    }
 }
 
 /// Listen backlog per worker listener.
@@ -70,6 +195,8 @@ pub struct ServerHandle {
     log: Option<JoinHandle<()>>,
     /// The active health checker, when a group configures one; stops on `draining`.
     health: Option<JoinHandle<()>>,
+    /// The spend ledger writer; commits what it holds and exits when its inbox closes.
+    ledger: Option<JoinHandle<()>>,
 }
 
 /// SO_REUSEPORT listeners on one address, one per worker: the kernel spreads incoming
@@ -111,7 +238,27 @@ pub fn start(snap: Snapshot) -> io::Result<ServerHandle> {
         .iter()
         .map(|l| l.to_string())
         .collect();
+    let started = control::setup(&snap)?;
+    let webhook = snap
+        .governance
+        .budget_webhook
+        .clone()
+        .map(|url| Mutex::new(control::spawn_webhook(url)));
+    let (ledger_tx, ledger_thread) = match started.ledger {
+        Some((tx, h)) => (Some(tx), Some(h)),
+        None => (None, None),
+    };
     let shared = Arc::new(Shared {
+        gov: started.board,
+        admin_key: snap
+            .governance
+            .admin_key
+            .as_ref()
+            .map(|k| crate::govern::secret::hash(k.0.as_bytes())),
+        control: Mutex::new(started.control),
+        ledger: Mutex::new(ledger_tx),
+        budget_events: Mutex::new(BTreeMap::new()),
+        webhook,
         metrics: Metrics::new(n, labels.clone(), deployment_labels.clone()),
         health: (0..snap.deployment_count())
             .map(|_| Health::new())
@@ -188,6 +335,7 @@ pub fn start(snap: Snapshot) -> io::Result<ServerHandle> {
         admin: Some((admin, atx)),
         log: log_thread,
         health: health_thread,
+        ledger: ledger_thread,
     })
 }
 
@@ -235,6 +383,16 @@ impl ServerHandle {
         }
         if let Some(h) = self.health.take() {
             self.shared.draining.store(true, Ordering::SeqCst);
+            let _ = h.join();
+        }
+        // The workers flushed their spend and dropped their senders; closing the last
+        // one lets the writer commit everything and exit: a graceful stop loses nothing.
+        self.shared
+            .ledger
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(h) = self.ledger.take() {
             let _ = h.join();
         }
         result

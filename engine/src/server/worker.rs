@@ -50,6 +50,10 @@ pub struct Worker {
     /// Per-core routing state: each group's in-flight counts, latency, breaker counts,
     /// and the worker's random source.
     pub(crate) routing: RefCell<crate::conn::Routing>,
+    /// This core's view of the key directory and its spend since the last flush.
+    pub gov: crate::govern::Local,
+    /// The ledger writer's inbox (with a data directory).
+    pub ledger: Option<std::sync::mpsc::Sender<crate::store::ledger::LedgerMsg>>,
 }
 
 impl Worker {
@@ -157,6 +161,8 @@ async fn serve(start: Start, legacy: bool) -> std::io::Result<()> {
     let w = Rc::new(Worker {
         id,
         routing: RefCell::new(crate::conn::Routing::new(&snap, seed)),
+        gov: crate::govern::Local::new(&shared.gov),
+        ledger: shared.ledger(),
         pool: RefCell::new(Pool::new(snap.providers.len())),
         snap,
         shared,
@@ -170,6 +176,9 @@ async fn serve(start: Start, legacy: bool) -> std::io::Result<()> {
     });
     monoio::spawn(watch_wake(w.clone(), wake));
     monoio::spawn(sweep_pool(w.clone()));
+    if w.ledger.is_some() {
+        monoio::spawn(flush_spend(w.clone()));
+    }
     w.shared.ready.fetch_add(1, Ordering::SeqCst);
     loop {
         let accepted = monoio::select! {
@@ -216,7 +225,24 @@ async fn serve(start: Start, legacy: bool) -> std::io::Result<()> {
         }
     }
     w.pool.borrow_mut().clear();
+    // Every request has settled: hand the last spend to the ledger writer.
+    if let Some(l) = &w.ledger {
+        crate::conn::flush_spend(&w, l);
+    }
     Ok(())
+}
+
+/// Hand this core's spend to the ledger writer every `FLUSH_EVERY`.
+async fn flush_spend(w: Rc<Worker>) {
+    loop {
+        monoio::select! {
+            _ = monoio::time::sleep(crate::govern::spend::FLUSH_EVERY) => {},
+            _ = w.shutdown.wait() => return,
+        }
+        if let Some(l) = &w.ledger {
+            crate::conn::flush_spend(&w, l);
+        }
+    }
 }
 
 async fn connection(w: Rc<Worker>, stream: TcpStream, peer: SocketAddr) {

@@ -260,3 +260,177 @@ fn bad_arguments_fail_with_usage() {
     let out = Command::new(BIN).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// A minimal OpenAI-shaped upstream on a real socket: every request on a keep-alive
+/// connection gets the same chat completion, 10 prompt and 5 completion tokens.
+fn fixed_upstream() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for s in l.incoming().map_while(Result::ok) {
+            std::thread::spawn(move || serve_fixed(s));
+        }
+    });
+    addr
+}
+
+fn serve_fixed(mut s: TcpStream) {
+    let body = r#"{"id":"c1","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":10,"completion_tokens":5,"total_tokens":15}}"#;
+    let mut buf = Vec::new();
+    let mut tmp = [0u8; 4096];
+    loop {
+        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+            match s.read(&mut tmp) {
+                Ok(n) if n > 0 => {
+                    buf.extend_from_slice(&tmp[..n]);
+                    continue;
+                }
+                _ => return,
+            }
+        };
+        let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+        let len: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .map_or(0, |v| v.trim().parse().unwrap());
+        while buf.len() < end + 4 + len {
+            match s.read(&mut tmp) {
+                Ok(n) if n > 0 => buf.extend_from_slice(&tmp[..n]),
+                _ => return,
+            }
+        }
+        buf.drain(..end + 4 + len);
+        let out = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        if s.write_all(out.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+const ADMIN_KEY: &str = "admin-key-binary-test-0123";
+
+fn governed_config(dir: &std::path::Path, upstream: SocketAddr) -> std::path::PathBuf {
+    let cfg = format!(
+        r#"
+[log]
+access_log = "off"
+
+[admin]
+key = "{ADMIN_KEY}"
+
+[data]
+dir = "{}"
+
+[[providers]]
+name = "fixed"
+kind = "openai-compatible"
+base_url = "http://{upstream}/v1"
+
+[[models]]
+name = "m"
+deployments = [{{ provider = "fixed", input_price_per_mtok = 1.0, output_price_per_mtok = 2.0 }}]
+"#,
+        dir.join("data").display()
+    );
+    let path = dir.join("sluice.toml");
+    std::fs::write(&path, cfg).unwrap();
+    path
+}
+
+fn cli(admin: SocketAddr, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .args([
+            "--admin",
+            &format!("http://{admin}"),
+            "--admin-key",
+            ADMIN_KEY,
+        ])
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+fn chat_with(addr: SocketAddr, key: &str) -> String {
+    let body = r#"{"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":5}"#;
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {key}\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// `kill -9` loses at most one second of spend: every request answered more than a
+/// second before the kill is in the ledger after a restart. The CLI drives it all.
+#[test]
+fn sigkill_loses_at_most_one_second_of_spend_and_the_cli_reports_it() {
+    let dir = std::env::temp_dir().join(format!("sluice-sigkill-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let upstream = fixed_upstream();
+    let config = governed_config(&dir, upstream);
+    let config = config.to_str().unwrap();
+    let mut p = Proc::spawn(&["--config", config, "--workers", "2"]);
+    for args in [
+        &["orgs", "create", "acme"][..],
+        &["teams", "create", "ml", "--org", "acme"],
+        &["users", "create", "bob", "--team", "ml"],
+    ] {
+        let (ok, out, err) = cli(p.admin, args);
+        assert!(ok, "{args:?}: {out}{err}");
+    }
+    let (ok, key, err) = cli(
+        p.admin,
+        &["keys", "create", "--user", "bob", "--budget-usd", "5"],
+    );
+    assert!(ok, "{key}{err}");
+    let key = key.trim().to_string();
+    assert!(key.starts_with("sk-sluice-"), "{key}");
+    for _ in 0..30 {
+        let r = chat_with(p.addr, &key);
+        assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    }
+    std::thread::sleep(Duration::from_millis(1100));
+    p.signal(libc::SIGKILL);
+    p.wait_exit(Duration::from_secs(5));
+    drop(p);
+    let p = Proc::spawn(&["--config", config, "--workers", "2"]);
+    let (ok, out, err) = cli(
+        p.admin,
+        &["spend", "--group-by", "org,model", "--format", "json"],
+    );
+    assert!(ok, "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let row = &v["data"][0];
+    assert_eq!(row["org"], "acme", "{out}");
+    assert_eq!(
+        row["requests"], 30,
+        "every request a second before the kill: {out}"
+    );
+    assert_eq!(row["input_tokens"], 300);
+    assert_eq!(row["output_tokens"], 150);
+    // 30 × (10 × $1 + 5 × $2) per million tokens.
+    assert!(
+        (row["cost_usd"].as_f64().unwrap() - 0.0006).abs() < 1e-12,
+        "{out}"
+    );
+    // The key survived the kill and still works; CSV for chargeback.
+    assert!(chat_with(p.addr, &key).starts_with("HTTP/1.1 200"));
+    let (ok, csv, err) = cli(p.admin, &["spend", "--group-by", "org", "--format", "csv"]);
+    assert!(ok, "{err}");
+    assert!(csv.lines().next().unwrap().starts_with("org,"), "{csv}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

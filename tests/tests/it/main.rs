@@ -9,6 +9,7 @@ mod concurrency;
 mod demo;
 mod edge;
 mod errors;
+mod governance;
 mod keepalive;
 mod limits;
 mod providers;
