@@ -15,6 +15,12 @@
 //! by compare-and-swap, so admission is exact across cores (never "within a shard"); the
 //! per-core parts are the spend aggregation and the directory cache, which only ever
 //! lag, never admit.
+//!
+//! Performance: one whole admission (10 rate levels, a gauge, 4 budget reservations,
+//! their settlements and token corrections) costs 218 ns on one core and 539 ns per core
+//! with two cores on the same key, allocating nothing (issue target: under 2 µs). Table
+//! and re-run command in `bench/benches/govern.rs` and BENCHMARKS.md:
+//! `cargo bench -p sluice-bench --bench govern -- --warm-up-time 1 --measurement-time 3`.
 
 pub mod admit;
 pub mod budget;
