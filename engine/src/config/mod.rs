@@ -19,9 +19,9 @@ use std::path::Path;
 pub use compile::{parse_driver, DEFAULT_ADMIN_LISTEN, DEFAULT_LISTEN, DEFAULT_TIMEOUTS};
 pub use demo::{DEMO_KEY, DEMO_MODEL};
 pub use snapshot::{
-    AccessLog, Auth, Deployment, Driver, Found, HealthCheck, Hedge, HedgeDelay, Model, Provider,
-    ProviderKind, Resolved, Retry, Secret, Server, Share, Snapshot, Sticky, Timeouts, Upstream,
-    ATTEMPTS_MAX,
+    AccessLog, Auth, Deployment, Driver, Found, Governance, HealthCheck, Hedge, HedgeDelay, Model,
+    Provider, ProviderKind, Resolved, Retry, Secret, Server, Share, Snapshot, Sticky,
+    StreamOverrun, Timeouts, Upstream, ATTEMPTS_MAX,
 };
 
 /// A configuration error that names the file, line and field.

@@ -134,6 +134,9 @@ pub(super) struct Ask<'a> {
     /// FNV-1a of the body's `user` member (raw JSON), for `sticky = "user"`.
     pub user_hash: Option<u64>,
     pub stream: bool,
+    /// A budgeted request without an output cap gets this one (its reservation's
+    /// output allowance), so that the provider ends it within its budget.
+    pub output_cap: Option<u64>,
 }
 
 /// Where the request is in its group chain.
@@ -271,6 +274,7 @@ fn prepare(
     endpoint: Endpoint,
     body: &[u8],
     tbody: &mut Vec<u8>,
+    output_cap: Option<u64>,
 ) -> Result<(bool, Option<Translation>), translate::Refusal> {
     let provider = resolved.provider;
     let anthropic_ingress = matches!(endpoint, Endpoint::Messages | Endpoint::CountTokens);
@@ -286,9 +290,10 @@ fn prepare(
     let r = if anthropic_ingress {
         translate::ingress_request(provider, resolved, body, tbody).map(Some)
     } else if provider.kind.openai_shaped() {
-        translate::rewrite_params(provider, resolved.upstream_name, body, tbody).map(|()| None)
+        translate::rewrite_params(provider, resolved.upstream_name, body, tbody, output_cap)
+            .map(|()| None)
     } else {
-        translate::request(provider, resolved, endpoint, body, tbody).map(Some)
+        translate::request(provider, resolved, endpoint, body, tbody, output_cap).map(Some)
     };
     r.map(|tr| (true, tr))
 }
@@ -307,9 +312,11 @@ impl<'w> Conn<'w> {
         self.error_detail = None;
         let w = self.w;
         let snap = &*w.snap;
-        let required_tags = match self.route_tags(snap) {
-            Ok(mask) => mask,
-            Err(()) => {
+        // The request's own constraints and its key's metadata tags, both required.
+        let key_tags = req.gov.as_ref().map_or(Some(0), |g| g.required_tags());
+        let required_tags = match (self.route_tags(snap), key_tags) {
+            (Ok(mask), Some(k)) => mask | k,
+            _ => {
                 return self
                     .respond_error(io, GatewayError::NoMatchingDeployment, None, req)
                     .await
@@ -606,6 +613,7 @@ impl<'w> Conn<'w> {
             endpoint: ask.endpoint,
             translation,
             inject_usage,
+            output_cap: ask.output_cap,
         }
     }
 
@@ -624,11 +632,17 @@ impl<'w> Conn<'w> {
     ) -> Result<(Target<'a>, bool, Body), GatewayError> {
         // The client's body is never in `tbody`, which the preparation writes.
         let body = body_in(&self.rbuf, &self.decoded, &[], ask.body_at);
-        let (translated, translation) = prepare(&resolved, ask.endpoint, body, &mut self.tbody)
-            .map_err(|(e, detail)| {
-                self.error_detail = detail;
-                e
-            })?;
+        let (translated, translation) = prepare(
+            &resolved,
+            ask.endpoint,
+            body,
+            &mut self.tbody,
+            ask.output_cap,
+        )
+        .map_err(|(e, detail)| {
+            self.error_detail = detail;
+            e
+        })?;
         let body_at = if translated {
             Body::Translated
         } else {

@@ -101,6 +101,9 @@ pub(super) struct Target<'a> {
     /// An OpenAI-shaped stream whose client did not ask for usage: ask for it upstream
     /// (so every stream can be counted) and strip the usage chunk on the way back.
     pub inject_usage: bool,
+    /// An output cap to add (`max_tokens` or the endpoint's equivalent) for a budgeted
+    /// request that set none: its budget reservation covers this much output.
+    pub output_cap: Option<u64>,
 }
 
 /// How a forward ended, for the caller to answer.
@@ -668,11 +671,8 @@ fn write_openai_request(
             write_header(wbuf, name, h.value.of(rbuf));
         }
     }
-    let inject: &[u8] = if t.inject_usage {
-        stream_usage::INCLUDE_USAGE
-    } else {
-        b""
-    };
+    let mut extra = [0u8; 96];
+    let inject = injected_members(t, &mut extra);
     match t.model_span {
         span if span.is_some() || !inject.is_empty() => {
             // The body is rewritten into the head's buffer: `model` spliced, and the
@@ -714,6 +714,43 @@ fn write_openai_request(
             }
         }
     }
+}
+
+/// The members added before the body's closing brace: the usage request of a stream,
+/// and a budgeted request's output cap, written into `buf`.
+fn injected_members<'b>(t: &Target<'_>, buf: &'b mut [u8; 96]) -> &'b [u8] {
+    let mut n = 0;
+    let mut put = |bytes: &[u8]| {
+        buf[n..n + bytes.len()].copy_from_slice(bytes);
+        n += bytes.len();
+    };
+    if t.inject_usage {
+        put(stream_usage::INCLUDE_USAGE);
+    }
+    if let Some(cap) = t.output_cap {
+        let member: &[u8] = match (t.endpoint, t.resolved.provider.kind) {
+            (Endpoint::Responses, _) => b",\"max_output_tokens\":",
+            // OpenAI's reasoning models refuse the legacy `max_tokens`.
+            (Endpoint::Chat, ProviderKind::OpenAi | ProviderKind::AzureOpenAi) => {
+                b",\"max_completion_tokens\":"
+            }
+            _ => b",\"max_tokens\":",
+        };
+        put(member);
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        let mut v = cap;
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        put(&digits[i..]);
+    }
+    &buf[..n]
 }
 
 fn write_response_head(

@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use proto::http1::find_header;
 
 use super::{Conn, Endpoint, Req};
-use crate::config::Found;
+use crate::config::{Found, StreamOverrun};
 use crate::error::GatewayError;
 use crate::govern::admit::{self, Dim, Refusal, Ticket};
 use crate::govern::directory::{EndUserFrom, Lookup};
@@ -33,6 +33,17 @@ pub(crate) struct Governed {
     pub requests: Option<Quota>,
     pub tokens: Option<Quota>,
 }
+
+impl Governed {
+    /// The deployment tags the key's metadata requires; `None`: a tag no deployment
+    /// carries.
+    pub fn required_tags(&self) -> Option<u64> {
+        self.dir.keys[self.key].required_tags
+    }
+}
+
+/// Bodies up to this size are counted with the model family's tokenizer.
+pub const TOKENIZE_BYTES_MAX: usize = 16 * 1024;
 
 pub(crate) fn unix_now() -> u64 {
     SystemTime::now()
@@ -109,8 +120,10 @@ impl Conn<'_> {
         }
     }
 
-    /// Admit a governed request for the model it names. `Err`: the error to answer with
-    /// and its detail (which level refused, and why).
+    /// Admit a governed request for the model it names. `Ok`: the output cap to add to
+    /// the upstream request (a budgeted request without one, under `stream_overrun =
+    /// "cut"`). `Err`: the error to answer with and its detail (which level refused, and
+    /// why).
     pub(super) fn admit(
         &self,
         req: &mut Req,
@@ -119,9 +132,9 @@ impl Conn<'_> {
         endpoint: Endpoint,
         body: &[u8],
         user_member: Option<&[u8]>,
-    ) -> Result<(), (GatewayError, String)> {
+    ) -> Result<Option<u64>, (GatewayError, String)> {
         let Some(g) = req.gov.as_mut() else {
-            return Ok(());
+            return Ok(None);
         };
         let w: &Worker = self.w;
         let dir = g.dir.clone();
@@ -143,12 +156,20 @@ impl Conn<'_> {
         let kind = snap.providers[first.provider].kind;
         let mut tokens = 0;
         let mut output = 0;
+        let mut uncapped = false;
         if needs_tokens {
             let upstream = first
                 .upstream_model
                 .as_deref()
                 .map_or(found.default_name, str::as_bytes);
-            let family = tokens::family(kind, &String::from_utf8_lossy(upstream));
+            // A real tokenizer costs ~17 ns a byte (bench `tokens`); past this size the
+            // byte rule (an over-estimate, corrected to the reported usage afterwards)
+            // keeps one request from holding the core for milliseconds.
+            let family = if body.len() > TOKENIZE_BYTES_MAX {
+                tokens::Family::Estimate
+            } else {
+                tokens::family(kind, &String::from_utf8_lossy(upstream))
+            };
             let shape = match endpoint {
                 Endpoint::Chat => Shape::Chat,
                 Endpoint::Completions => Shape::Completions,
@@ -161,9 +182,10 @@ impl Conn<'_> {
                 .map_err(|e| (GatewayError::InvalidChatRequest, e))?;
             output = match endpoint {
                 Endpoint::Embeddings | Endpoint::CountTokens => 0,
-                _ => est
-                    .max_output
-                    .unwrap_or(snap.governance.default_output_tokens),
+                _ => est.max_output.unwrap_or_else(|| {
+                    uncapped = true;
+                    snap.governance.default_output_tokens
+                }),
             };
             tokens = est.prompt.saturating_add(output);
         }
@@ -195,7 +217,8 @@ impl Conn<'_> {
                 g.requests = t.requests;
                 g.tokens = t.token_quota;
                 g.ticket = Some(t);
-                Ok(())
+                let cut = snap.governance.stream_overrun == StreamOverrun::Cut;
+                Ok((uncapped && cut && policy.budgeted).then_some(output))
             }
             Err(r) => Err(refusal(w, g, r)),
         }

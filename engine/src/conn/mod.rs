@@ -540,20 +540,24 @@ impl Conn<'_> {
         };
         req.model = Some(found.index);
         let user_member = members[3].map(|v| v.bytes(self.body(body_at)));
-        if let Err((e, detail)) = self.admit(
+        let admitted = self.admit(
             req,
             &found,
             &name,
             endpoint,
             self.body(body_at),
             user_member,
-        ) {
-            let next = self
-                .respond_error(io, e, Some(detail.as_bytes()), req)
-                .await;
-            self.name = name;
-            return next;
-        }
+        );
+        let output_cap = match admitted {
+            Ok(cap) => cap,
+            Err((e, detail)) => {
+                let next = self
+                    .respond_error(io, e, Some(detail.as_bytes()), req)
+                    .await;
+                self.name = name;
+                return next;
+            }
+        };
         let first = &found.model.deployments[0];
         let first_kind = w.snap.providers[first.provider].kind;
         let anthropic_ingress = matches!(endpoint, Endpoint::Messages | Endpoint::CountTokens);
@@ -589,6 +593,7 @@ impl Conn<'_> {
                 no_stream_options: members[2].is_none(),
                 user_hash: members[3].map(|v| failover::fnv1a(v.bytes(self.body(body_at)))),
                 stream: req.stream,
+                output_cap,
             };
             self.route_request(io, head, &found, &ask, req).await
         };

@@ -61,6 +61,7 @@ pub(super) fn request(
     endpoint: Endpoint,
     body: &[u8],
     out: &mut Vec<u8>,
+    output_cap: Option<u64>,
 ) -> Result<Translation, Refusal> {
     if endpoint != Endpoint::Chat {
         return Err((
@@ -71,8 +72,11 @@ pub(super) fn request(
             )),
         ));
     }
-    let chat: ChatRequest = serde_json::from_slice(body)
+    let mut chat: ChatRequest = serde_json::from_slice(body)
         .map_err(|e| (GatewayError::InvalidChatRequest, Some(e.to_string())))?;
+    if chat.max_output_tokens().is_none() {
+        chat.max_tokens = output_cap;
+    }
     let upstream_model = String::from_utf8_lossy(resolved.upstream_name);
     out.clear();
     let mut tr = Translation::new(provider.kind, &chat, false);
@@ -88,9 +92,15 @@ pub(super) fn rewrite_params(
     upstream_model: &[u8],
     body: &[u8],
     out: &mut Vec<u8>,
+    output_cap: Option<u64>,
 ) -> Result<(), Refusal> {
     let mut obj: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(body)
         .map_err(|e| (GatewayError::InvalidChatRequest, Some(e.to_string())))?;
+    if let Some(cap) = output_cap {
+        if !obj.contains_key("max_tokens") && !obj.contains_key("max_completion_tokens") {
+            obj.insert("max_tokens".into(), cap.into());
+        }
+    }
     for name in &provider.opts.drop_params {
         obj.remove(&**name);
     }

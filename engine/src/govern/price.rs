@@ -19,8 +19,7 @@ use proto::chat::Usage;
 
 use crate::config::ProviderKind;
 
-/// Picodollars (1e-12 USD).
-pub type Pusd = u64;
+pub use super::budget::Pusd;
 
 /// Picodollars per token for one USD per million tokens.
 const PUSD_PER_TOKEN_PER_USD_MTOK: f64 = 1e6;

@@ -239,6 +239,12 @@ pub fn start(snap: Snapshot) -> io::Result<ServerHandle> {
         .map(|l| l.to_string())
         .collect();
     let started = control::setup(&snap)?;
+    if started.board.load().has_keys() || snap.governance.admin_key.is_some() {
+        // The tokenizer tables load in the background, not on the first request.
+        let _ = std::thread::Builder::new()
+            .name("sluice-tokens".into())
+            .spawn(crate::govern::tokens::warm);
+    }
     let webhook = snap
         .governance
         .budget_webhook

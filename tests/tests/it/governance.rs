@@ -387,3 +387,137 @@ fn restart_keeps_keys_and_spend() {
     assert!(lines.next().unwrap().starts_with("key,"), "{text}");
     assert!(lines.next().unwrap().starts_with("k1,8,"), "{text}");
 }
+
+both_drivers!(
+    fn per_model_end_user_and_concurrency_limits_and_key_metadata(d) {
+        let m = recording_mock(d);
+        let tables = format!(
+            r#"
+[[models]]
+name = "tagged"
+deployments = [{{ provider = "mock", model = "eu-model", tags = {{ region = "eu" }} }}]
+
+[[models]]
+name = "capped"
+deployments = [{{ provider = "mock", model = "m2", input_price_per_mtok = 1.0, output_price_per_mtok = 1.0 }}]
+
+[[keys]]
+id = "app"
+key = "{VKEY}"
+models = ["priced", "capped"]
+routes = ["chat"]
+model_limits = {{ capped = {{ rpm = 2 }} }}
+end_user = {{ from = "user", rpm = 1 }}
+budget = {{ usd = 50.0 }}
+
+[[keys]]
+id = "eu-only"
+key = "sk-sluice-eu-only-key-0000000002"
+tags = {{ region = "eu" }}
+
+[[keys]]
+id = "expired"
+key = "sk-sluice-expired-key-00000000003"
+expires_at = 1000
+"#
+        );
+        let g = Gateway::start(&gov_config(m.addr, &tables, None), d);
+        let mut c = g.client();
+        // Per-model limit: 2 a minute for `capped`, while `priced` is unaffected.
+        for _ in 0..2 {
+            assert_eq!(ask(&mut c, VKEY, "capped", 5).status, 200);
+        }
+        let r = ask(&mut c, VKEY, "capped", 5);
+        assert_eq!((r.status, code(&r).as_str()), (429, "rate_limit_exceeded"));
+        assert!(r.text().contains("model limit"), "{}", r.text());
+        assert_eq!(ask(&mut c, VKEY, "priced", 5).status, 200);
+        // End users: one request a minute each, told apart by the `user` member.
+        let with_user = |c: &mut Client, user: &str| {
+            let body = format!(
+                r#"{{"model":"priced","user":"{user}","messages":[{{"role":"user","content":"hi"}}],"max_tokens":5}}"#
+            );
+            c.request(&post_with_key("/v1/chat/completions", &body, Some(VKEY), ""))
+        };
+        assert_eq!(with_user(&mut c, "u1").status, 200);
+        let r = with_user(&mut c, "u1");
+        assert_eq!((r.status, code(&r).as_str()), (429, "rate_limit_exceeded"));
+        assert!(r.text().contains("end user"), "{}", r.text());
+        assert_eq!(with_user(&mut c, "u2").status, 200);
+        // Routes outside the key's list: 403 before the body is read.
+        let r = c.request(&post_with_key(
+            "/v1/embeddings",
+            r#"{"model":"priced","input":"x"}"#,
+            Some(VKEY),
+            "",
+        ));
+        assert_eq!((r.status, code(&r).as_str()), (403, "route_not_allowed"));
+        // A budgeted request without max_tokens goes upstream with the reservation's
+        // output allowance as its cap, so the provider ends it within the budget.
+        let body = r#"{"model":"priced","messages":[{"role":"user","content":"hi"}]}"#;
+        let r = c.request(&post_with_key("/v1/chat/completions", body, Some(VKEY), ""));
+        assert_eq!(r.status, 200, "{}", r.text());
+        let (_, sent) = m.recorded().pop().unwrap();
+        let sent: Value = serde_json::from_slice(&sent).unwrap();
+        assert_eq!(sent["max_tokens"], 4096, "{sent}");
+        // Key metadata tags constrain routing: the eu-only key reaches only eu
+        // deployments.
+        let eu = "sk-sluice-eu-only-key-0000000002";
+        let r = ask(&mut c, eu, "tagged", 5);
+        assert_eq!(r.status, 200, "{}", r.text());
+        let r = ask(&mut c, eu, "unpriced", 5);
+        assert_eq!((r.status, code(&r).as_str()), (400, "no_matching_deployment"));
+        // An expired key: 401 with its own code.
+        let r = ask(&mut c, "sk-sluice-expired-key-00000000003", "priced", 5);
+        assert_eq!((r.status, code(&r).as_str()), (401, "expired_api_key"));
+        // Anthropic SDKs send the virtual key as x-api-key.
+        let r = c.request(
+            format!(
+                "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nx-api-key: {eu}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{}",
+                r#"{"model":"tagged","messages":[{"role":"user","content":"hi"}],"max_tokens":5}"#.len(),
+                r#"{"model":"tagged","messages":[{"role":"user","content":"hi"}],"max_tokens":5}"#
+            )
+            .as_bytes(),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+);
+
+both_drivers!(
+    fn concurrency_limit_refuses_the_request_over_the_limit(d) {
+        let m = mock(d);
+        let tables = format!(
+            r#"
+[[orgs]]
+id = "acme"
+max_concurrency = 2
+[[keys]]
+id = "c"
+key = "{VKEY}"
+org = "acme"
+"#
+        );
+        let g = Gateway::start(&gov_config(m.addr, &tables, None), d);
+        // Two slow requests hold both slots; the third is refused at once.
+        let slow = |addr| {
+            std::thread::spawn(move || {
+                let mut c = Client::connect(addr);
+                let body = r#"{"model":"unpriced","messages":[{"role":"user","content":"hi"}],"max_tokens":5}"#;
+                c.request(&post_with_key(
+                    "/v1/chat/completions",
+                    body,
+                    Some(VKEY),
+                    "x-mock-latency-ms: 800\r\n",
+                ))
+                .status
+            })
+        };
+        let (a, b) = (slow(g.addr), slow(g.addr));
+        std::thread::sleep(Duration::from_millis(300));
+        let r = ask(&mut g.client(), VKEY, "unpriced", 5);
+        assert_eq!((r.status, code(&r).as_str()), (429, "rate_limit_exceeded"));
+        assert!(r.text().contains("org acme"), "{}", r.text());
+        assert_eq!((a.join().unwrap(), b.join().unwrap()), (200, 200));
+        // Both slots are free again.
+        assert_eq!(ask(&mut g.client(), VKEY, "unpriced", 5).status, 200);
+    }
+);
