@@ -17,9 +17,32 @@ use crate::config::{AccessLog as Destination, ATTEMPTS_MAX};
 use crate::metrics::Route;
 
 /// Records buffered between the workers and the writer. The channel's buffer is
-/// allocated up front (~120 bytes a record), so this is also idle memory: 4096 records
-/// is ~0.5 MiB, and the writer drains a burst of them in well under a millisecond.
+/// allocated up front (~330 bytes a record), so this is also idle memory: 4096 records
+/// is ~1.3 MiB, and the writer drains a burst of them in well under a millisecond.
 pub const CHANNEL_RECORDS_MAX: usize = 4096;
+
+/// A key id (at most 64 bytes, `spec::valid_id`), inline.
+#[derive(Clone, Copy, Debug)]
+pub struct KeyId {
+    len: u8,
+    bytes: [u8; 64],
+}
+
+impl KeyId {
+    pub fn new(id: &str) -> KeyId {
+        let n = id.len().min(64);
+        let mut bytes = [0u8; 64];
+        bytes[..n].copy_from_slice(&id.as_bytes()[..n]);
+        KeyId {
+            len: n as u8,
+            bytes,
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or("")
+    }
+}
 
 /// One finished request.
 #[derive(Clone, Copy, Debug)]
@@ -48,6 +71,11 @@ pub struct Record {
     pub client_aborted: bool,
     /// Tokens the provider reported (normalized), when the response carried them.
     pub usage: Option<LogUsage>,
+    /// The request's cost in picodollars, when its usage and price are known.
+    pub cost: Option<u64>,
+    /// The virtual key's id, for governed requests (inline: a record is `Copy` and
+    /// crosses to the writer thread without touching the key's shared `Arc`).
+    pub key: Option<KeyId>,
     /// Every upstream attempt, in order.
     pub attempts: Attempts,
     /// A request the gateway mirrored to a shadow group (no client saw its answer).
@@ -268,6 +296,13 @@ pub fn format_record(o: &mut String, r: &Record, names: &Names) {
             u.input, u.output, u.cache_read, u.cache_write, u.reasoning
         );
     }
+    if let Some(c) = r.cost {
+        let _ = write!(o, ",\"cost_usd\":{}", crate::store::report::usd(c));
+    }
+    if let Some(k) = &r.key {
+        // Key ids are `[A-Za-z0-9._-]` (spec::valid_id): no escaping needed.
+        let _ = write!(o, ",\"key\":\"{}\"", k.as_str());
+    }
     if r.client_aborted {
         o.push_str(",\"client_aborted\":true");
     }
@@ -361,6 +396,8 @@ mod tests {
             error: None,
             client_aborted: false,
             usage: None,
+            cost: Some(1_500_000),
+            key: Some(KeyId::new("ci")),
             attempts: Attempts::default(),
             shadow: false,
         }
@@ -379,9 +416,9 @@ mod tests {
     #[test]
     fn records_stay_small() {
         // The channel preallocates CHANNEL_RECORDS_MAX of them (and touches every slot):
-        // 4096 × 288 B = 1.1 MiB of resident memory at most.
+        // 4096 × 336 B = 1.3 MiB of resident memory at most (the inline key id is 65 B).
         assert!(
-            std::mem::size_of::<Record>() <= 288,
+            std::mem::size_of::<Record>() <= 336,
             "{}",
             std::mem::size_of::<Record>()
         );
@@ -401,6 +438,9 @@ mod tests {
         assert_eq!(v["request_id"], "0000000000000abc");
         assert_eq!(v["provider"], "openai");
         assert!(v.get("attempts").is_none());
+        // 1,500,000 pUSD, exactly; the governed request's key.
+        assert_eq!(v["cost_usd"].as_f64(), Some(0.0000015));
+        assert_eq!(v["key"], "ci");
     }
 
     #[test]

@@ -162,6 +162,8 @@ pub struct Shard {
     pub refused_tokens: AtomicU64,
     pub refused_concurrency: AtomicU64,
     pub refused_budget: AtomicU64,
+    /// Cost of answered requests with a known price, picodollars.
+    pub spend_pusd: AtomicU64,
     /// `[route][model + 1][status slot]`; model slot 0 is "no model".
     requests: Box<[AtomicU64]>,
     total: Box<[Histogram]>,
@@ -195,6 +197,7 @@ impl Shard {
             refused_tokens: AtomicU64::new(0),
             refused_concurrency: AtomicU64::new(0),
             refused_budget: AtomicU64::new(0),
+            spend_pusd: AtomicU64::new(0),
             requests: (0..n).map(|_| AtomicU64::new(0)).collect(),
             total: (0..ROUTE_NAMES.len()).map(|_| Histogram::new()).collect(),
             added: (0..ROUTE_NAMES.len()).map(|_| Histogram::new()).collect(),
@@ -249,6 +252,11 @@ impl Shard {
     }
 
     #[inline]
+    pub fn add(&self, counter: &AtomicU64, n: u64) {
+        add(counter, n);
+    }
+
+    #[inline]
     pub fn dec(&self, counter: &AtomicU64) {
         counter.store(counter.load(Relaxed).saturating_sub(1), Relaxed);
     }
@@ -276,6 +284,11 @@ impl Metrics {
 
     pub fn shard(&self, worker: usize) -> &Shard {
         &self.shards[worker]
+    }
+
+    /// Cost of answered requests with a known price, USD.
+    pub fn spend_usd(&self) -> f64 {
+        crate::govern::budget::pusd_to_usd(self.sum(|s| &s.spend_pusd))
     }
 
     fn sum(&self, f: impl Fn(&Shard) -> &AtomicU64) -> u64 {

@@ -113,6 +113,29 @@ impl Snapshot {
             self.auth.keys.len(),
             self.auth.allow_anonymous
         );
+        let g = &self.governance;
+        let count =
+            |k: crate::govern::spec::Kind| g.docs.keys().filter(|(kind, _)| *kind == k).count();
+        use crate::govern::spec::Kind;
+        let _ = writeln!(
+            s,
+            "governance: {} org(s), {} team(s), {} user(s), {} virtual key(s) in the file; admin API {}; data dir {}",
+            count(Kind::Org),
+            count(Kind::Team),
+            count(Kind::User),
+            count(Kind::Key),
+            if g.admin_key.is_some() { "on" } else { "off" },
+            g.data_dir
+                .as_ref()
+                .map_or("none (run-time keys and spend are not kept)".to_string(), |d| d.display().to_string())
+        );
+        let _ = writeln!(
+            s,
+            "  default output allowance {} tokens, stream overrun {:?}, budget webhook {}",
+            g.default_output_tokens,
+            g.stream_overrun,
+            g.budget_webhook.as_deref().unwrap_or("none")
+        );
         let _ = writeln!(s, "access log: {:?}", self.access_log);
         for p in &self.providers {
             let _ = write!(s, "provider {} ({})", p.name, p.kind.as_str());
@@ -152,9 +175,14 @@ impl Snapshot {
                     .filter(|b| member.tags & (1 << b) != 0)
                     .map(|b| &*self.tags[b])
                     .collect();
+                // What budgets charge here: USD per million input/output tokens.
+                let price = d.price.map_or("price unknown".to_string(), |p| {
+                    let mtok = |x: u64| x as f64 * 1e6 / crate::govern::budget::PUSD_PER_USD as f64;
+                    format!("${}/${} per Mtok", mtok(p.input), mtok(p.output))
+                });
                 let _ = writeln!(
                     s,
-                    "  -> {}:{target} weight {} priority {} tags {tags:?}",
+                    "  -> {}:{target} weight {} priority {} tags {tags:?} {price}",
                     self.providers[d.provider].name, member.weight, member.priority
                 );
             }

@@ -35,6 +35,11 @@ pub(crate) struct Governed {
 }
 
 impl Governed {
+    /// The key's id (for the access log).
+    pub fn key_id(&self) -> &std::sync::Arc<str> {
+        &self.dir.nodes[self.dir.keys[self.key].node].id
+    }
+
     /// The deployment tags the key's metadata requires; `None`: a tag no deployment
     /// carries.
     pub fn required_tags(&self) -> Option<u64> {
@@ -110,6 +115,8 @@ impl Conn<'_> {
                     }))
                 }
                 Lookup::Expired => Err(GatewayError::KeyExpired),
+                // A static `[auth]` key may share the prefix (the demo's does).
+                Lookup::Unknown if snap.key_is_valid(key) => Ok(None),
                 Lookup::Unknown => Err(GatewayError::InvalidApiKey),
             };
         }
@@ -318,19 +325,25 @@ fn refusal(w: &Worker, g: &mut Governed, r: Refusal) -> (GatewayError, String) {
 /// Settle a finished request: give back what admission held, charge the real usage,
 /// and add it to this worker's spend for the ledger.
 pub(super) fn settle(w: &Worker, req: &mut Req) {
+    let snap = &w.snap;
+    let price = req.deployment.and_then(|d| snap.deployment_price(d));
+    // Every request with usage and a known price is costed, governed or not.
+    req.cost = match (req.usage, price) {
+        (Some(u), Some(p)) => Some(price::cost(&p, &u)),
+        _ => None,
+    };
+    if let Some(c) = req.cost {
+        let shard = w.shard();
+        shard.add(&shard.spend_pusd, c);
+    }
     let Some(g) = req.gov.as_mut() else {
         return;
     };
     let Some(t) = g.ticket.take() else {
         return;
     };
-    let snap = &w.snap;
     let served = (200..300).contains(&req.status);
-    let dep_price = req
-        .deployment
-        .and_then(|d| snap.deployment_price(d))
-        .or(g.fallback_price);
-    let cost = match (req.usage, dep_price) {
+    let cost = match (req.usage, price.or(g.fallback_price)) {
         (Some(u), Some(p)) => Some(price::cost(&p, &u)),
         _ => None,
     };

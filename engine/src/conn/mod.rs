@@ -73,6 +73,9 @@ pub(crate) struct Req {
     pub shadow: bool,
     /// The virtual key's hold on its limits and budgets, when the key is governed.
     pub gov: Option<govern::Governed>,
+    /// What the request cost (picodollars), from its usage and the answering
+    /// deployment's price, when both are known.
+    pub cost: Option<u64>,
 }
 
 impl Req {
@@ -99,6 +102,7 @@ impl Req {
             attempts: accesslog::Attempts::default(),
             shadow: false,
             gov: None,
+            cost: None,
         }
     }
 
@@ -789,6 +793,8 @@ pub(super) fn log_record(w: &Worker, req: &Req, peer: Option<SocketAddr>) {
         error: req.error,
         client_aborted: req.client_aborted,
         usage: req.usage.map(Into::into),
+        cost: req.cost,
+        key: req.gov.as_ref().map(|g| accesslog::KeyId::new(g.key_id())),
         attempts: req.attempts,
         shadow: req.shadow,
     };

@@ -129,6 +129,12 @@ impl Shared {
     /// Governance metrics rendered from the directory at scrape time.
     fn render_governance(&self, out: &mut String) {
         use std::fmt::Write;
+        let name = "sluice_spend_usd_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Cost of answered requests whose usage and price are known.\n# TYPE {name} counter\n{name} {}",
+            self.metrics.spend_usd()
+        );
         let dir = self.gov.load();
         let now = crate::conn::unix_now();
         let usd = crate::govern::budget::pusd_to_usd;

@@ -114,6 +114,43 @@ fn burst(
         .collect()
 }
 
+/// A real HTTP server for the budget webhook: each POST's JSON body, in order.
+fn webhook_sink() -> (SocketAddr, std::sync::mpsc::Receiver<Value>) {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for mut s in l.incoming().map_while(Result::ok) {
+            let mut buf = Vec::new();
+            let mut tmp = [0u8; 1024];
+            let body = loop {
+                let n = s.read(&mut tmp).unwrap_or(0);
+                if n == 0 {
+                    break None;
+                }
+                buf.extend_from_slice(&tmp[..n]);
+                let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                    continue;
+                };
+                let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .map_or(0, |v| v.trim().parse().unwrap());
+                if buf.len() >= end + 4 + len {
+                    break Some(buf[end + 4..end + 4 + len].to_vec());
+                }
+            };
+            let _ = s.write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n");
+            if let Some(b) = body {
+                let _ = tx.send(serde_json::from_slice(&b).unwrap());
+            }
+        }
+    });
+    (addr, rx)
+}
+
 /// A budget's view once no request holds a reservation on it (a request settles right
 /// after its last byte is written, so a client can read its answer a moment before).
 fn budget_of(g: &Gateway, scope: &str, id: &str) -> Value {
@@ -181,14 +218,18 @@ budget = {{ usd = 2.0, period = "monthly" }}
 
 both_drivers!(fn budget_with_room_never_refuses_and_settles_to_the_real_cost(d) {
     let m = mock(d);
-    // Reservations use max_tokens = 40 ($0.40) but the mock answers 10 tokens when asked
-    // for 10: with max_tokens 10 the worst case equals the real cost.
+    let (hook, events) = webhook_sink();
+    // max_tokens 10 and the mock answers 10 tokens: each request reserves and then
+    // settles $0.10.
     let tables = format!(
         r#"
 [[keys]]
 id = "roomy"
 key = "{VKEY}"
 budget = {{ usd = 100.0, period = "daily", soft = [1, 2] }}
+
+[governance]
+budget_webhook = "http://{hook}/budget"
 "#
     );
     let g = Gateway::start_workers(&gov_config(m.addr, &tables, None), d, 2);
@@ -196,12 +237,29 @@ budget = {{ usd = 100.0, period = "daily", soft = [1, 2] }}
     assert!(results.iter().all(|(s, _)| *s == 200), "no false refusal: {:?}", results.iter().find(|(s, _)| *s != 200));
     let b = budget_of(&g, "key", "roomy");
     assert!((b["spent_usd"].as_f64().unwrap() - 20.0).abs() < 1e-9, "200 × $0.10: {b}");
-    // Soft thresholds at 1% and 2% fired once each.
+    // Soft thresholds at 1% and 2% fired once each: a metric ...
     let text = g.metrics();
     for p in ["1", "2"] {
         let series = format!("sluice_budget_threshold_crossed_total{{scope=\"key\",id=\"roomy\",percent=\"{p}\"}}");
         assert_eq!(metric(&text, &series), Some(1.0), "{series}\n{text}");
     }
+    assert_eq!(metric(&text, "sluice_spend_usd_total"), Some(20.0), "{text}");
+    // ... and a POST to the webhook.
+    let mut got: Vec<Value> = (0..2)
+        .map(|_| events.recv_timeout(WAIT).expect("a webhook event"))
+        .collect();
+    got.sort_by_key(|e| e["percent"].as_u64());
+    assert_eq!(got[0]["event"], "budget.threshold");
+    assert_eq!((got[0]["scope"].as_str(), got[0]["id"].as_str()), (Some("key"), Some("roomy")));
+    assert_eq!((got[0]["percent"].as_u64(), got[1]["percent"].as_u64()), (Some(1), Some(2)));
+    assert!(events.recv_timeout(Duration::from_millis(200)).is_err(), "once per period");
+    // A stream settles to its real usage too (the gateway asks for it upstream).
+    let body = r#"{"model":"priced","stream":true,"messages":[{"role":"user","content":"hi"}],"max_tokens":10}"#;
+    let r = g.client().request(&post_with_key("/v1/chat/completions", body, Some(VKEY), ""));
+    assert_eq!(r.status, 200);
+    assert_eq!(sse_data(&r.body).last().map(String::as_str), Some("[DONE]"));
+    let b = budget_of(&g, "key", "roomy");
+    assert!((b["spent_usd"].as_f64().unwrap() - 20.1).abs() < 1e-9, "{b}");
     // A model without a known price is refused for a budgeted key, never charged $0.
     let r = ask(&mut g.client(), VKEY, "unpriced", 10);
     assert_eq!(r.status, 400, "{}", r.text());
@@ -494,6 +552,9 @@ max_concurrency = 2
 id = "c"
 key = "{VKEY}"
 org = "acme"
+
+[auth]
+keys = ["sk-sluice-static-like-the-demo"]
 "#
         );
         let g = Gateway::start(&gov_config(m.addr, &tables, None), d);
@@ -519,5 +580,12 @@ org = "acme"
         assert_eq!((a.join().unwrap(), b.join().unwrap()), (200, 200));
         // Both slots are free again.
         assert_eq!(ask(&mut g.client(), VKEY, "unpriced", 5).status, 200);
+        // A static [auth] key with the virtual keys' prefix (the demo's is one) still
+        // works, ungoverned: no x-ratelimit headers.
+        let r = ask(&mut g.client(), "sk-sluice-static-like-the-demo", "unpriced", 5);
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.header("x-ratelimit-limit-requests"), None);
+        let r = ask(&mut g.client(), "sk-sluice-unknown", "unpriced", 5);
+        assert_eq!((r.status, code(&r).as_str()), (401, "invalid_api_key"));
     }
 );
