@@ -97,3 +97,6 @@ impl Local {
         c.1.clone()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -236,11 +236,15 @@ impl Doc {
                 not_for("user", self.user.is_some())?;
             }
             Kind::Key => {
-                not_for(
-                    "org",
-                    self.org.is_some() && (self.team.is_some() || self.user.is_some()),
-                )?;
-                not_for("team", self.team.is_some() && self.user.is_some())?;
+                let parents = [&self.user, &self.team, &self.org]
+                    .iter()
+                    .filter(|p| p.is_some())
+                    .count();
+                if parents > 1 {
+                    return Err(
+                        "a key names one of user, team or org (the rest follow from it)".into(),
+                    );
+                }
             }
         }
         if kind != Kind::Key {

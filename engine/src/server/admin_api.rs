@@ -168,19 +168,18 @@ fn list(shared: &Shared, kind: Kind, query: &str) -> Answer {
         .iter()
         .filter(|((k, _), _)| *k == kind)
         .filter(|((_, id), _)| {
-            filters.iter().all(|(f, want)| {
-                let Some(Kind::Key) = Some(kind) else {
-                    return true;
-                };
-                let Some(k) = dir
-                    .keys
-                    .iter()
-                    .find(|p| &*dir.nodes[p.node].id == id.as_str())
-                else {
-                    return false;
-                };
-                dir.path(k).any(|n| n.kind.name() == *f && &*n.id == *want)
-            })
+            // Filters (`?user=`, `?team=`, `?org=`) apply to keys, by their path.
+            kind != Kind::Key
+                || filters.iter().all(|(f, want)| {
+                    let Some(k) = dir
+                        .keys
+                        .iter()
+                        .find(|p| &*dir.nodes[p.node].id == id.as_str())
+                    else {
+                        return false;
+                    };
+                    dir.path(k).any(|n| n.kind.name() == *f && &*n.id == *want)
+                })
         })
         .map(|(_, (d, s))| public(d, *s))
         .collect();
