@@ -916,15 +916,7 @@ pub fn table(kind: TableKind, v: &Value) -> String {
                 .iter()
                 .filter_map(|d| d.as_str().map(str::to_string))
                 .collect();
-            const TOTALS: [&str; 7] = [
-                "requests",
-                "input_tokens",
-                "output_tokens",
-                "cache_read_tokens",
-                "cache_write_tokens",
-                "reasoning_tokens",
-                "cost_usd",
-            ];
+            const TOTALS: [&str; 7] = crate::store::report::TOTAL_COLUMNS;
             let header = dims
                 .iter()
                 .map(String::as_str)

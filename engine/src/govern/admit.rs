@@ -212,14 +212,18 @@ pub fn admit(
             rate.refund(*spec, *units, now);
         }
     };
+    // Everything taken so far goes back, in-flight slots included.
+    let undo = |gauges: u8| {
+        release_gauges(nodes, gauges);
+        undo_tokens();
+        undo_requests();
+    };
     // Requests in flight.
     let mut gauges = 0u8;
     for (i, node) in nodes.iter().enumerate() {
         if let Some(max) = node.max_concurrency {
             if !node.state.inflight.try_acquire(max) {
-                release_gauges(nodes, gauges);
-                undo_tokens();
-                undo_requests();
+                undo(gauges);
                 return Err(Refusal::Limit {
                     dim: Dim::Concurrency,
                     level: level_name(node),
@@ -240,9 +244,7 @@ pub fn admit(
     let mut reserved = 0;
     if k.budgeted {
         let Some(cost) = ask.cost else {
-            release_gauges(nodes, gauges);
-            undo_tokens();
-            undo_requests();
+            undo(gauges);
             return Err(Refusal::PriceUnknown);
         };
         // INVARIANT: `budgeted` means some level on the path has a budget.
@@ -267,9 +269,7 @@ pub fn admit(
             budgets |= 1 << i;
         }
         if let Err((i, exceeded)) = reserve_all(&items[..count], cost, now_unix) {
-            release_gauges(nodes, gauges);
-            undo_tokens();
-            undo_requests();
+            undo(gauges);
             return Err(Refusal::Budget {
                 level: level_name(nodes[at[i]]),
                 exceeded,

@@ -166,6 +166,18 @@ pub fn valid_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
+/// Members only the gateway sets (secret material and bookkeeping): never taken from an
+/// admin API body.
+pub const GATEWAY_SET: [&str; 7] = [
+    "key",
+    "hash",
+    "old_hash",
+    "old_valid_until",
+    "prefix",
+    "revoked",
+    "created_at",
+];
+
 pub const ROUTES: [&str; 6] = [
     "chat",
     "completions",
@@ -308,16 +320,7 @@ impl Doc {
         let serde_json::Value::Object(p) = patch else {
             return Err("the body must be a JSON object".into());
         };
-        for k in [
-            "id",
-            "key",
-            "hash",
-            "old_hash",
-            "old_valid_until",
-            "prefix",
-            "revoked",
-            "created_at",
-        ] {
+        for k in std::iter::once("id").chain(GATEWAY_SET) {
             if p.contains_key(k) {
                 return Err(format!("{k} cannot be changed with PATCH"));
             }

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use super::control::{not_found, ApiError};
 use super::Shared;
 use crate::govern::secret;
-use crate::govern::spec::{Doc, Kind, Source};
+use crate::govern::spec::{Doc, Kind, Source, GATEWAY_SET};
 use crate::store::report;
 
 /// Largest admin request body.
@@ -231,15 +231,7 @@ fn create_key(shared: &Shared, body: &[u8]) -> Result<Answer, ApiError> {
     let mut v = parse_body(body)?;
     let now = crate::conn::unix_now();
     let obj = v.as_object_mut().expect("checked to be an object");
-    for k in [
-        "key",
-        "hash",
-        "old_hash",
-        "old_valid_until",
-        "prefix",
-        "revoked",
-        "created_at",
-    ] {
+    for k in GATEWAY_SET {
         if obj.contains_key(k) {
             return Err(ApiError::new(
                 400,
@@ -249,13 +241,16 @@ fn create_key(shared: &Shared, body: &[u8]) -> Result<Answer, ApiError> {
         }
     }
     if let Some(e) = obj.remove("expires_in") {
-        let secs = e.as_str().and_then(duration_secs).ok_or_else(|| {
-            ApiError::new(
-                400,
-                "invalid_request",
-                "expires_in: like \"30d\", \"12h\", \"90m\"",
-            )
-        })?;
+        let secs = e
+            .as_str()
+            .and_then(|s| crate::cli::duration_secs(s).ok())
+            .ok_or_else(|| {
+                ApiError::new(
+                    400,
+                    "invalid_request",
+                    "expires_in: like \"30d\", \"12h\", \"90m\"",
+                )
+            })?;
         obj.insert("expires_at".into(), json!(now + secs));
     }
     if !obj.contains_key("id") {
@@ -390,18 +385,4 @@ fn spend(shared: &Shared, query: &str) -> Result<Answer, ApiError> {
             body: report::to_json(&q, &rows).into_bytes(),
         }
     })
-}
-
-/// `30d`, `12h`, `90m`, `45s`.
-fn duration_secs(s: &str) -> Option<u64> {
-    let (n, unit) = s.split_at(s.len().checked_sub(1)?);
-    let n: u64 = n.parse().ok()?;
-    let mult = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return None,
-    };
-    n.checked_mul(mult)
 }

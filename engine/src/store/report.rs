@@ -104,7 +104,7 @@ pub struct ReportRow {
 }
 
 /// Column names of the totals, shared by JSON and CSV (the admin API's names).
-const TOTAL_COLUMNS: [&str; 7] = [
+pub const TOTAL_COLUMNS: [&str; 7] = [
     "requests",
     "input_tokens",
     "output_tokens",
