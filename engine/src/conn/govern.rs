@@ -35,6 +35,11 @@ pub(crate) struct Governed {
 }
 
 impl Governed {
+    /// Whether the key may use the model (its `models` list).
+    pub fn allows_model(&self, name: &[u8]) -> bool {
+        self.dir.keys[self.key].allows_model(name)
+    }
+
     /// The key's id (for the access log).
     pub fn key_id(&self) -> &std::sync::Arc<str> {
         &self.dir.nodes[self.dir.keys[self.key].node].id

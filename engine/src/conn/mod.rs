@@ -625,11 +625,13 @@ impl Conn<'_> {
 
     async fn list_models<S: AsyncWriteRent>(&mut self, io: &mut S, req: &mut Req) -> Next {
         let snap = &self.w.snap;
+        // A key limited to some models lists only those.
         let names: Vec<&[u8]> = snap
             .models
             .iter()
             .filter(|m| !m.pattern)
             .map(|m| m.name.as_bytes())
+            .filter(|n| req.gov.as_ref().is_none_or(|g| g.allows_model(n)))
             .collect();
         let mut body = Vec::with_capacity(64 + names.len() * 96);
         proto::openai::synth::models_list(&mut body, &names, started_unix(), b"sluice");
@@ -645,8 +647,9 @@ impl Conn<'_> {
     ) -> Next {
         let id = head.path.of(&self.rbuf)[at..].to_vec();
         let w = self.w;
+        let allowed = req.gov.as_ref().is_none_or(|g| g.allows_model(&id));
         match w.snap.resolve(&id) {
-            Some(r) if !r.model.pattern => {
+            Some(r) if !r.model.pattern && allowed => {
                 let mut body = Vec::with_capacity(96 + id.len());
                 body.extend_from_slice(b"{\"id\":");
                 json::write_string(&mut body, &id);

@@ -477,6 +477,11 @@ tags = {{ region = "eu" }}
 id = "expired"
 key = "sk-sluice-expired-key-00000000003"
 expires_at = 1000
+
+[[keys]]
+id = "lister"
+key = "sk-sluice-listing-key-00000000004"
+models = ["priced", "capped"]
 "#
         );
         let g = Gateway::start(&gov_config(m.addr, &tables, None), d);
@@ -501,6 +506,11 @@ expires_at = 1000
         assert_eq!((r.status, code(&r).as_str()), (429, "rate_limit_exceeded"));
         assert!(r.text().contains("end user"), "{}", r.text());
         assert_eq!(with_user(&mut c, "u2").status, 200);
+        // The model list shows only the key's models.
+        let r = c.request(
+            format!("GET /v1/models HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {VKEY}\r\n\r\n").as_bytes(),
+        );
+        assert_eq!(r.status, 403, "the key's routes do not include models: {}", r.text());
         // Routes outside the key's list: 403 before the body is read.
         let r = c.request(&post_with_key(
             "/v1/embeddings",
@@ -524,6 +534,21 @@ expires_at = 1000
         assert_eq!(r.status, 200, "{}", r.text());
         let r = ask(&mut c, eu, "unpriced", 5);
         assert_eq!((r.status, code(&r).as_str()), (400, "no_matching_deployment"));
+        // A key without a model list sees every model; the app key, limited, only its own.
+        let list = |key: &str| -> Vec<String> {
+            let r = g.client().request(
+                format!("GET /v1/models HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {key}\r\n\r\n").as_bytes(),
+            );
+            assert_eq!(r.status, 200, "{}", r.text());
+            r.json()["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_string()).collect()
+        };
+        assert!(list(eu).len() >= 4);
+        let limited = "sk-sluice-listing-key-00000000004";
+        assert_eq!(list(limited), ["priced", "capped"]);
+        let r = g.client().request(
+            format!("GET /v1/models/unpriced HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {limited}\r\n\r\n").as_bytes(),
+        );
+        assert_eq!(r.status, 404);
         // An expired key: 401 with its own code.
         let r = ask(&mut c, "sk-sluice-expired-key-00000000003", "priced", 5);
         assert_eq!((r.status, code(&r).as_str()), (401, "expired_api_key"));
