@@ -160,10 +160,11 @@ impl Conn<'_> {
         let snap = &w.snap;
         let node = &dir.nodes[policy.node];
         let ml = policy.model_limit(name);
-        let needs_tokens = dir.path(policy).any(|n| n.tpm.is_some())
-            || ml.is_some_and(|l| l.tpm.is_some())
-            || policy.end_user.as_ref().is_some_and(|e| e.tpm.is_some())
-            || policy.budgeted;
+        let needs_tokens = endpoint != Endpoint::CountTokens
+            && (dir.path(policy).any(|n| n.tpm.is_some())
+                || ml.is_some_and(|l| l.tpm.is_some())
+                || policy.end_user.as_ref().is_some_and(|e| e.tpm.is_some())
+                || policy.budgeted);
         let first = &found.model.deployments[0];
         let kind = snap.providers[first.provider].kind;
         let mut tokens = 0;
@@ -202,7 +203,14 @@ impl Conn<'_> {
             tokens = est.prompt.saturating_add(output);
         }
         // The dearest price among the deployments this request may reach.
-        let cost = if policy.budgeted {
+        // Counting tokens is free at every provider and uses no generation capacity: it
+        // takes a request from RPM and nothing else.
+        if endpoint == Endpoint::CountTokens {
+            tokens = 0;
+        }
+        let cost = if endpoint == Endpoint::CountTokens {
+            Some(0)
+        } else if policy.budgeted {
             let worst = worst_price(w, found);
             g.fallback_price = worst;
             worst.map(|p| price::worst_case(&p, tokens - output, output))

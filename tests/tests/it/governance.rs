@@ -260,6 +260,12 @@ budget_webhook = "http://{hook}/budget"
     assert_eq!(sse_data(&r.body).last().map(String::as_str), Some("[DONE]"));
     let b = budget_of(&g, "key", "roomy");
     assert!((b["spent_usd"].as_f64().unwrap() - 20.1).abs() < 1e-9, "{b}");
+    // Counting tokens is free: it does not touch the budget.
+    let body = r#"{"model":"priced","messages":[{"role":"user","content":"hi"}]}"#;
+    let r = g.client().request(&post_with_key("/v1/messages/count_tokens", body, Some(VKEY), ""));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let b = budget_of(&g, "key", "roomy");
+    assert!((b["spent_usd"].as_f64().unwrap() - 20.1).abs() < 1e-9, "{b}");
     // A model without a known price is refused for a budgeted key, never charged $0.
     let r = ask(&mut g.client(), VKEY, "unpriced", 10);
     assert_eq!(r.status, 400, "{}", r.text());
