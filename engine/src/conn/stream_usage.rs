@@ -158,6 +158,18 @@ mod tests {
             None
         );
         assert_eq!(json_usage(br#"{"usage":null}"#), None);
+        // The Responses API's names for the same counts.
+        let responses = br#"{"object":"response","usage":{"input_tokens":11,"input_tokens_details":{"cached_tokens":4},"output_tokens":6,"output_tokens_details":{"reasoning_tokens":2},"total_tokens":17}}"#;
+        assert_eq!(
+            json_usage(responses),
+            Some(Usage {
+                input: 7,
+                output: 6,
+                cache_read: 4,
+                reasoning: 2,
+                ..Usage::default()
+            })
+        );
         let mut out = Vec::new();
         without_null_usage(null_usage, &mut out);
         assert_eq!(out, b"data: {\"choices\":[{\"index\":0,\"delta\":{}}]}\n\n");

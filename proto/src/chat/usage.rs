@@ -79,18 +79,28 @@ impl Usage {
     }
 }
 
-/// OpenAI's `usage` object.
+/// OpenAI's `usage` object. It also reads the Responses API's names for the same
+/// counts (`input_tokens`, `output_tokens`, `input_tokens_details`,
+/// `output_tokens_details`), so a Responses answer is never costed as zero tokens.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OpenAiUsage {
-    #[serde(default)]
+    #[serde(default, alias = "input_tokens")]
     pub prompt_tokens: u64,
-    #[serde(default)]
+    #[serde(default, alias = "output_tokens")]
     pub completion_tokens: u64,
     #[serde(default)]
     pub total_tokens: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "input_tokens_details",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub prompt_tokens_details: Option<PromptTokensDetails>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "output_tokens_details",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub completion_tokens_details: Option<CompletionTokensDetails>,
 }
 
