@@ -174,7 +174,11 @@ pub fn split_last_user(
 
 /// The canonical bytes [`request_key`] hashes, for tests that check the form itself.
 #[cfg(test)]
-pub(crate) fn canonical_bytes(route: &[u8], scope: &[u8], body: &[u8]) -> Result<Vec<u8>, CanonError> {
+pub(crate) fn canonical_bytes(
+    route: &[u8],
+    scope: &[u8],
+    body: &[u8],
+) -> Result<Vec<u8>, CanonError> {
     with_scratch(|s| {
         s.parse(body)?;
         s.header(b'K', route, scope);
@@ -267,14 +271,20 @@ impl Scratch {
         self.nodes.clear();
         self.text.clear();
         self.stack.clear();
-        Parser { body, i: 0, s: self }.document()
+        Parser {
+            body,
+            i: 0,
+            s: self,
+        }
+        .document()
     }
 
     fn header(&mut self, domain: u8, route: &[u8], scope: &[u8]) {
         self.out.clear();
         self.out.push(domain);
         for part in [route, scope] {
-            self.out.extend_from_slice(&(part.len() as u64).to_le_bytes());
+            self.out
+                .extend_from_slice(&(part.len() as u64).to_le_bytes());
             self.out.extend_from_slice(part);
         }
     }
@@ -412,14 +422,17 @@ impl Scratch {
             };
             // A member the remainder of the last user message leaves out entirely.
             let skip = skip
-                || split.is_some_and(|s| s.message == n && s.content == c + 1 && self.text_only(c + 1));
+                || split
+                    .is_some_and(|s| s.message == n && s.content == c + 1 && self.text_only(c + 1));
             if !skip {
                 self.order.push(c as u32);
             }
             c = self.nodes[c + 1].end as usize;
         }
         {
-            let Scratch { nodes, text, order, .. } = self;
+            let Scratch {
+                nodes, text, order, ..
+            } = self;
             let name = |m: u32| {
                 let node = nodes[m as usize];
                 &text[node.start as usize..(node.start + node.len) as usize]
@@ -524,7 +537,11 @@ impl Parser<'_, '_> {
                 State::AfterValue => {
                     self.ws();
                     let Some(&top) = self.s.stack.last() else {
-                        return if self.i == self.body.len() { Ok(()) } else { Err(self.bad()) };
+                        return if self.i == self.body.len() {
+                            Ok(())
+                        } else {
+                            Err(self.bad())
+                        };
                     };
                     let object = self.s.nodes[top as usize].kind == NodeKind::Object;
                     match (self.peek(), object) {
@@ -556,8 +573,11 @@ impl Parser<'_, '_> {
         };
         match b {
             b'{' | b'[' => {
-                let (kind, close) =
-                    if b == b'{' { (NodeKind::Object, b'}') } else { (NodeKind::Array, b']') };
+                let (kind, close) = if b == b'{' {
+                    (NodeKind::Object, b'}')
+                } else {
+                    (NodeKind::Array, b']')
+                };
                 if self.s.stack.len() == DEPTH_MAX {
                     return Err(CanonError::TooDeep);
                 }
@@ -570,7 +590,11 @@ impl Parser<'_, '_> {
                     self.close();
                     return Ok(State::AfterValue);
                 }
-                return Ok(if kind == NodeKind::Object { State::Name } else { State::Value });
+                return Ok(if kind == NodeKind::Object {
+                    State::Name
+                } else {
+                    State::Value
+                });
             }
             b'"' => self.string()?,
             b'-' | b'0'..=b'9' => self.number()?,
@@ -590,7 +614,13 @@ impl Parser<'_, '_> {
         // INVARIANT: body.len() < 2^32 (checked in `parse`), and `text` grows by at most a
         // few bytes per body byte plus 13 per number, so offsets fit in u32 for every body
         // the gateway accepts (its body limit is far below 256 MiB).
-        self.s.nodes.push(Node { kind, count: 0, end: n + 1, start: start as u32, len: len as u32 });
+        self.s.nodes.push(Node {
+            kind,
+            count: 0,
+            end: n + 1,
+            start: start as u32,
+            len: len as u32,
+        });
         n
     }
 
@@ -736,7 +766,11 @@ impl Parser<'_, '_> {
                 text.push(d);
             }
         }
-        let trailing = text[digits_from..].iter().rev().take_while(|&&d| d == b'0').count();
+        let trailing = text[digits_from..]
+            .iter()
+            .rev()
+            .take_while(|&&d| d == b'0')
+            .count();
         text.truncate(text.len() - trailing);
         let digit_count = text.len() - digits_from;
         if digit_count == 0 {

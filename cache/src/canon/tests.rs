@@ -24,7 +24,9 @@ fn member_order_and_whitespace_do_not_matter() {
 
 #[test]
 fn number_spellings_are_one_value() {
-    for n in ["1", "1.0", "1e0", "1E+0", "10e-1", "0.1e1", "1.000", "100e-2"] {
+    for n in [
+        "1", "1.0", "1e0", "1E+0", "10e-1", "0.1e1", "1.000", "100e-2",
+    ] {
         same(r#"{"t":1}"#, &format!(r#"{{"t":{n}}}"#));
     }
     for z in ["0", "-0", "0.0", "-0.0e5", "0e-9", "0E0"] {
@@ -42,8 +44,14 @@ fn number_spellings_are_one_value() {
 #[test]
 fn integers_beyond_f64_keep_their_digits() {
     // 2^53 + 1 rounds to 2^53 as an f64.
-    differ(r#"{"seed":9007199254740993}"#, r#"{"seed":9007199254740992}"#);
-    same(r#"{"seed":9007199254740993}"#, r#"{"seed":9007199254740993.0}"#);
+    differ(
+        r#"{"seed":9007199254740993}"#,
+        r#"{"seed":9007199254740992}"#,
+    );
+    same(
+        r#"{"seed":9007199254740993}"#,
+        r#"{"seed":9007199254740993.0}"#,
+    );
     differ(
         r#"{"seed":123456789012345678901234567890}"#,
         r#"{"seed":123456789012345678901234567891}"#,
@@ -130,9 +138,13 @@ fn the_key_is_a_pure_function_of_its_inputs() {
     // Pinned: the same bytes in every process and every build (no RandomState, no
     // pointers). If the canonical form changes on purpose, snapshots from the old form
     // are invalidated and this value must be updated with it.
-    let body = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"Hello"}],"temperature":0.5}"#;
+    let body =
+        br#"{"model":"gpt-4o","messages":[{"role":"user","content":"Hello"}],"temperature":0.5}"#;
     let canon = canonical_bytes(b"chat", b"org", body).unwrap();
-    assert_eq!(request_key(b"chat", b"org", body).unwrap(), Key(xxh3_128(&canon)));
+    assert_eq!(
+        request_key(b"chat", b"org", body).unwrap(),
+        Key(xxh3_128(&canon))
+    );
     let mut want = vec![b'K'];
     want.extend_from_slice(&4u64.to_le_bytes());
     want.extend_from_slice(b"chat");
@@ -188,8 +200,14 @@ fn errors() {
     assert!(matches!(e(r#"{"a":[1,]}"#), CanonError::NotJson(_)));
     assert!(matches!(e(r#"{"a":[1}"#), CanonError::NotJson(_)));
     assert!(matches!(e(r#"{1:2}"#), CanonError::NotJson(_)));
-    assert!(matches!(request_key(b"", b"", b"{\"a\":\"\xff\"}"), Err(CanonError::NotJson(_))));
-    assert_eq!(e(r#"{"a":1e1234567890123456789}"#), CanonError::NumberOutOfRange);
+    assert!(matches!(
+        request_key(b"", b"", b"{\"a\":\"\xff\"}"),
+        Err(CanonError::NotJson(_))
+    ));
+    assert_eq!(
+        e(r#"{"a":1e1234567890123456789}"#),
+        CanonError::NumberOutOfRange
+    );
     // Leading zeros of an exponent are not significant.
     same(r#"{"a":1e000000000000000000000000005}"#, r#"{"a":1e5}"#);
 }
@@ -204,7 +222,10 @@ fn depth_limit_without_overflow() {
         s
     };
     assert!(request_key(b"", b"", nested(DEPTH_MAX).as_bytes()).is_ok());
-    assert_eq!(request_key(b"", b"", nested(DEPTH_MAX + 1).as_bytes()), Err(CanonError::TooDeep));
+    assert_eq!(
+        request_key(b"", b"", nested(DEPTH_MAX + 1).as_bytes()),
+        Err(CanonError::TooDeep)
+    );
     // Far deeper than any stack would survive if the parser recursed.
     let deep = "[".repeat(1_000_000);
     assert_eq!(
@@ -255,7 +276,9 @@ fn split_takes_the_last_user_text() {
 #[test]
 fn split_context_covers_everything_but_the_text() {
     let ctx = |body: &str| split(body).unwrap().0;
-    let base = ctx(r#"{"model":"m","messages":[{"role":"system","content":"A"},{"role":"user","content":"q"}]}"#);
+    let base = ctx(
+        r#"{"model":"m","messages":[{"role":"system","content":"A"},{"role":"user","content":"q"}]}"#,
+    );
     for other in [
         r#"{"model":"n","messages":[{"role":"system","content":"A"},{"role":"user","content":"q"}]}"#,
         r#"{"model":"m","messages":[{"role":"system","content":"B"},{"role":"user","content":"q"}]}"#,
@@ -295,7 +318,10 @@ fn split_none_cases() {
     ] {
         assert_eq!(split(body), None, "{body}");
     }
-    assert_eq!(split_last_user(b"", b"", b"[]"), Err(CanonError::NotAnObject));
+    assert_eq!(
+        split_last_user(b"", b"", b"[]"),
+        Err(CanonError::NotAnObject)
+    );
 }
 
 // ---- properties ----
@@ -333,9 +359,15 @@ impl J {
                 format!("{}{m}e{e}", if *neg { "-" } else { "+" })
             }
             J::Str(s) => format!("{s:?}"),
-            J::Arr(v) => format!("[{}]", v.iter().map(J::normal).collect::<Vec<_>>().join(",")),
+            J::Arr(v) => format!(
+                "[{}]",
+                v.iter().map(J::normal).collect::<Vec<_>>().join(",")
+            ),
             J::Obj(m) => {
-                let mut v: Vec<_> = m.iter().map(|(k, v)| format!("{k:?}:{}", v.normal())).collect();
+                let mut v: Vec<_> = m
+                    .iter()
+                    .map(|(k, v)| format!("{k:?}:{}", v.normal()))
+                    .collect();
                 v.sort();
                 format!("{{{}}}", v.join(","))
             }
@@ -345,7 +377,10 @@ impl J {
 
 fn unique(members: Vec<(String, J)>) -> Vec<(String, J)> {
     let mut seen = std::collections::HashSet::new();
-    members.into_iter().filter(|(k, _)| seen.insert(k.clone())).collect()
+    members
+        .into_iter()
+        .filter(|(k, _)| seen.insert(k.clone()))
+        .collect()
 }
 
 fn json() -> impl Strategy<Value = J> {
