@@ -461,7 +461,7 @@ impl Seeded {
         let r = std::collections::hash_map::RandomState::new();
         Seeded {
             lo: r.hash_one(0x736c_7569_6365_u64) | 1,
-            hi: r.hash_one(0x6578_6163_74u64) | 1,
+            hi: r.hash_one(0x0065_7861_6374_u64) | 1,
         }
     }
 }

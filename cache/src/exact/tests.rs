@@ -149,6 +149,8 @@ fn eviction_of_an_expired_entry_counts_as_expiration() {
 }
 
 #[test]
+// `is_multiple_of` is newer than the workspace's rust-version (1.85).
+#[allow(clippy::manual_is_multiple_of)]
 fn the_byte_bound_is_never_exceeded() {
     let c = ExactCache::new(Config {
         bytes_max: 64 << 10,
@@ -233,6 +235,7 @@ fn an_entry_handed_out_outlives_its_removal() {
 }
 
 #[test]
+#[allow(clippy::manual_is_multiple_of)]
 fn clear_and_retain() {
     let c = ExactCache::new(Config {
         bytes_max: 1 << 20,
