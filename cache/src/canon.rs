@@ -39,6 +39,10 @@
 //! exceed [`SCRATCH_KEEP_BYTES_MAX`]); JSON validity is RFC 8259 as `proto::json` checks
 //! it (strings are decoded by [`proto::json::unescape_string`]).
 //!
+//! Performance (`cargo bench -p sluice-bench --bench cache_exact`, table in
+//! `bench/benches/cache_exact.rs`): ~2.6 µs for a 1 KiB chat body, ~16 µs for 8 KiB, under
+//! half of a `serde_json::Value` parse and re-serialization, with no allocation.
+//!
 //! A [`CanonError`] means "do not cache this request", never "reject it": the upstream is
 //! the judge of what it accepts.
 

