@@ -3,3 +3,11 @@
 //! A leaf crate like `proto`: no I/O, no monoio, no `engine`. It is empty until the
 //! caching issue lands; the workspace member exists so the dependency graph drawn in
 //! ARCHITECTURE.md is the real one from the start.
+//!
+//! - [`canon`]: canonical request keys ([`canon::Key`], [`canon::request_key`],
+//!   [`canon::split_last_user`]): deterministic across processes, insensitive to member
+//!   order, whitespace, number spelling and string escapes. [`exact`]: the exact cache
+//!   ([`exact::ExactCache`]), sharded LRU bounded in bytes, TTL, snapshot and load.
+
+pub mod canon;
+pub mod exact;

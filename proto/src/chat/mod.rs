@@ -12,6 +12,8 @@
 //! - [`chunk`]: [`ChunkWriter`], which writes `chat.completion.chunk` SSE frames straight
 //!   into an output buffer for stream translators.
 //! - [`usage`]: [`Usage`], the normalized token record every response yields.
+//! - [`replay`]: cached answers in the other form (stream payloads to a `chat.completion`
+//!   and back) and stored payloads back to SSE bytes.
 //! - [`translate`]: the [`StreamTranslator`] trait, [`TranslateError`], [`StreamError`],
 //!   and [`FinishReason`].
 //!
@@ -19,6 +21,7 @@
 //! whole stream: they hold at most the current frame and a few ids.
 
 pub mod chunk;
+pub mod replay;
 pub mod request;
 pub mod response;
 pub mod translate;
