@@ -3,3 +3,5 @@
 //! A leaf crate like `proto`: no I/O, no monoio, no `engine`. It is empty until the
 //! caching issue lands; the workspace member exists so the dependency graph drawn in
 //! ARCHITECTURE.md is the real one from the start.
+
+pub mod embed;
