@@ -5,3 +5,4 @@
 //! ARCHITECTURE.md is the real one from the start.
 
 pub mod embed;
+pub mod guard;
