@@ -6,3 +6,4 @@
 
 pub mod embed;
 pub mod guard;
+pub mod eval;
