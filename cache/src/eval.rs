@@ -48,7 +48,11 @@ pub fn parse_pairs(tsv: &str) -> Result<Vec<Pair>, String> {
         if a.is_empty() || b.is_empty() {
             return Err(format!("line {n}: empty prompt"));
         }
-        pairs.push(Pair { a: a.to_owned(), b: b.to_owned(), same });
+        pairs.push(Pair {
+            a: a.to_owned(),
+            b: b.to_owned(),
+            same,
+        });
     }
     Ok(pairs)
 }
@@ -140,7 +144,11 @@ pub fn table(rows: &[Row]) -> String {
         let mut plain = None;
         let mut guarded = None;
         while i < rows.len() && rows[i].threshold == t && (plain.is_none() || guarded.is_none()) {
-            let slot = if rows[i].guard { &mut guarded } else { &mut plain };
+            let slot = if rows[i].guard {
+                &mut guarded
+            } else {
+                &mut plain
+            };
             if slot.is_some() {
                 break;
             }

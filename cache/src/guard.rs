@@ -78,8 +78,8 @@ const BACKTICKS_MAX: usize = 16;
 /// Negation cues, lower-case, sorted. Words ending in `n't` count too.
 pub const NEGATIONS: &[&str] = &[
     "aint", "arent", "cannot", "cant", "couldnt", "didnt", "doesnt", "dont", "hadnt", "hasnt",
-    "havent", "isnt", "mustnt", "neednt", "neither", "never", "no", "nobody", "none", "nor",
-    "not", "nothing", "nowhere", "shouldnt", "wasnt", "werent", "without", "wont", "wouldnt",
+    "havent", "isnt", "mustnt", "neednt", "neither", "never", "no", "nobody", "none", "nor", "not",
+    "nothing", "nowhere", "shouldnt", "wasnt", "werent", "without", "wont", "wouldnt",
 ];
 
 /// Which rule refused the pair. `Number` carries the first number (normalized) found in
@@ -137,7 +137,11 @@ struct Bag {
 
 impl Bag {
     fn new() -> Bag {
-        Bag { inline: [0; BAG_INLINE], len: 0, spill: Vec::new() }
+        Bag {
+            inline: [0; BAG_INLINE],
+            len: 0,
+            spill: Vec::new(),
+        }
     }
 
     fn push(&mut self, h: u64) {
@@ -264,7 +268,11 @@ struct Number {
 
 impl Number {
     fn new() -> Number {
-        Number { hash: 0, shown: [0; NUMBER_SHOWN_BYTES_MAX], shown_len: 0 }
+        Number {
+            hash: 0,
+            shown: [0; NUMBER_SHOWN_BYTES_MAX],
+            shown_len: 0,
+        }
     }
     fn shown(&self) -> &[u8] {
         &self.shown[..self.shown_len]
@@ -279,7 +287,10 @@ struct Canon {
 
 impl Canon {
     fn new() -> Canon {
-        Canon { h: Hasher::new(1), n: Number::new() }
+        Canon {
+            h: Hasher::new(1),
+            n: Number::new(),
+        }
     }
     fn put(&mut self, b: u8) {
         self.h.byte(b);
@@ -330,7 +341,11 @@ fn digit_numbers(s: &[u8], out: &mut dyn FnMut(&Number)) {
         let start = i;
         let negative = start >= 1
             && s[start - 1] == b'-'
-            && (start == 1 || matches!(s[start - 2], b' ' | b'\t' | b'\n' | b'(' | b'[' | b'=' | b',' | b':'));
+            && (start == 1
+                || matches!(
+                    s[start - 2],
+                    b' ' | b'\t' | b'\n' | b'(' | b'[' | b'=' | b',' | b':'
+                ));
         // Integer part, with thousands groups.
         let mut end = digits_from(start);
         let mut int_groups = [(start, end); 8];
@@ -347,7 +362,11 @@ fn digit_numbers(s: &[u8], out: &mut dyn FnMut(&Number)) {
         // Fractions: one makes a decimal, two or more a version.
         let mut fracs = [(0usize, 0usize); 8];
         let mut nfrac = 0;
-        while end + 1 < s.len() && s[end] == b'.' && s[end + 1].is_ascii_digit() && nfrac < fracs.len() {
+        while end + 1 < s.len()
+            && s[end] == b'.'
+            && s[end + 1].is_ascii_digit()
+            && nfrac < fracs.len()
+        {
             let f_end = digits_from(end + 1);
             fracs[nfrac] = (end + 1, f_end);
             nfrac += 1;
@@ -386,11 +405,30 @@ fn digit_numbers(s: &[u8], out: &mut dyn FnMut(&Number)) {
 }
 
 const UNITS: [&str; 20] = [
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-    "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
     "nineteen",
 ];
-const TENS: [&str; 8] = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
+const TENS: [&str; 8] = [
+    "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
+];
 
 #[derive(Clone, Copy, PartialEq)]
 enum Spelled {
@@ -431,15 +469,26 @@ fn spelled_numbers(text: &str, out: &mut dyn FnMut(&Number)) {
             c.put_u64(run.total.saturating_add(run.current));
             out(&c.finish());
         }
-        *run = Run { total: 0, current: 0, last: None, end: 0 };
+        *run = Run {
+            total: 0,
+            current: 0,
+            last: None,
+            end: 0,
+        };
     };
-    let mut run = Run { total: 0, current: 0, last: None, end: 0 };
+    let mut run = Run {
+        total: 0,
+        current: 0,
+        last: None,
+        end: 0,
+    };
     for (start, word) in Words::new(text) {
         let Some(w) = spelled(word) else {
             flush(&mut run, out);
             continue;
         };
-        let joined = run.last.is_some() && text[run.end..start].bytes().all(|b| b == b' ' || b == b'-');
+        let joined =
+            run.last.is_some() && text[run.end..start].bytes().all(|b| b == b' ' || b == b'-');
         if !joined {
             flush(&mut run, out);
         }
@@ -453,7 +502,9 @@ fn spelled_numbers(text: &str, out: &mut dyn FnMut(&Number)) {
             Spelled::Unit(v) | Spelled::Tens(v) => run.current += v,
             Spelled::Hundred => run.current = run.current.max(1).saturating_mul(100),
             Spelled::Scale(s) => {
-                run.total = run.total.saturating_add(run.current.max(1).saturating_mul(s));
+                run.total = run
+                    .total
+                    .saturating_add(run.current.max(1).saturating_mul(s));
                 run.current = 0;
             }
         }
@@ -544,7 +595,13 @@ fn find_closer(s: &str, close: char) -> Option<usize> {
     s.char_indices()
         .filter(|&(_, c)| c == close)
         .map(|(i, _)| i)
-        .find(|&i| !apostrophe || !s[i + close.len_utf8()..].chars().next().is_some_and(char::is_alphanumeric))
+        .find(|&i| {
+            !apostrophe
+                || !s[i + close.len_utf8()..]
+                    .chars()
+                    .next()
+                    .is_some_and(char::is_alphanumeric)
+        })
 }
 
 fn emit_quoted(content: &str, out: &mut dyn FnMut(u64)) {
@@ -582,7 +639,9 @@ fn tokens(text: &str, out: &mut dyn FnMut(&str, Kind)) {
         loop {
             let rest = &text[end..];
             let mut it = rest.chars();
-            let (Some(n), next) = (it.next(), it.next()) else { break };
+            let (Some(n), next) = (it.next(), it.next()) else {
+                break;
+            };
             let word_char = |x: Option<char>| x.is_some_and(|x| x.is_alphanumeric() || x == '_');
             if n.is_alphanumeric() || n == '_' {
                 underscore |= n == '_';
@@ -606,7 +665,11 @@ fn tokens(text: &str, out: &mut dyn FnMut(&str, Kind)) {
         let call = text[end..].starts_with('(');
         let has_alpha = token.chars().any(char::is_alphabetic);
         let kind = if has_alpha
-            && (colons || underscore || call || (dots && dotted_identifier(token)) || lower_camel(token))
+            && (colons
+                || underscore
+                || call
+                || (dots && dotted_identifier(token))
+                || lower_camel(token))
         {
             Kind::Identifier
         } else if is_name(token, initial) {
@@ -624,7 +687,10 @@ fn dotted_identifier(token: &str) -> bool {
     let mut letter_start = false;
     let mut long = false;
     for seg in token.split('.') {
-        letter_start |= seg.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_');
+        letter_start |= seg
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_alphabetic() || c == '_');
         long |= seg.chars().nth(1).is_some();
     }
     letter_start && long
@@ -643,7 +709,9 @@ fn inner_capital(token: &str) -> bool {
 }
 
 fn is_name(token: &str, initial: bool) -> bool {
-    let Some(first) = token.chars().next() else { return false };
+    let Some(first) = token.chars().next() else {
+        return false;
+    };
     if !first.is_uppercase() || token == "OK" {
         return false;
     }
@@ -719,7 +787,9 @@ fn is_negation(word: &str) -> bool {
     word.len() <= 8
         && NEGATIONS
             .binary_search_by(|n| {
-                n.bytes().map(|b| b.to_ascii_lowercase()).cmp(word.bytes().map(|b| b.to_ascii_lowercase()))
+                n.bytes()
+                    .map(|b| b.to_ascii_lowercase())
+                    .cmp(word.bytes().map(|b| b.to_ascii_lowercase()))
             })
             .is_ok()
 }

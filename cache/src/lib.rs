@@ -5,5 +5,5 @@
 //! ARCHITECTURE.md is the real one from the start.
 
 pub mod embed;
-pub mod guard;
 pub mod eval;
+pub mod guard;

@@ -94,7 +94,8 @@ pub fn report(tsv: &str, e: &dyn Embedder, thresholds: &[f32]) -> Result<String>
 pub fn run(args: impl Iterator<Item = String>) -> Result<()> {
     let cfg = parse(args)?;
     let e = embedder(&cfg.embedder, cfg.dims)?;
-    let tsv = std::fs::read_to_string(&cfg.pairs).with_context(|| format!("reading {}", cfg.pairs))?;
+    let tsv =
+        std::fs::read_to_string(&cfg.pairs).with_context(|| format!("reading {}", cfg.pairs))?;
     let out = report(&tsv, e.as_ref(), &cfg.thresholds).with_context(|| cfg.pairs.clone())?;
     print!("{out}");
     Ok(())
@@ -113,7 +114,10 @@ mod tests {
     #[test]
     fn flags_parse_with_defaults() {
         let c = parse(args("--pairs x.tsv")).unwrap();
-        assert_eq!((c.pairs.as_str(), c.embedder.as_str(), c.dims), ("x.tsv", "lexical", 512));
+        assert_eq!(
+            (c.pairs.as_str(), c.embedder.as_str(), c.dims),
+            ("x.tsv", "lexical", 512)
+        );
         assert_eq!(c.thresholds.len(), 10);
         assert!((c.thresholds[0] - 0.5).abs() < 1e-6 && (c.thresholds[9] - 0.95).abs() < 1e-6);
         let c = parse(args("--pairs x --dims 256 --thresholds 0.7,0.9")).unwrap();
@@ -126,7 +130,10 @@ mod tests {
     #[test]
     fn unknown_embedder_names_the_available_ones() {
         let err = embedder("static", 512).err().unwrap().to_string();
-        assert!(err.contains("unknown embedder \"static\"") && err.contains("available: lexical"), "{err}");
+        assert!(
+            err.contains("unknown embedder \"static\"") && err.contains("available: lexical"),
+            "{err}"
+        );
         assert_eq!(embedder("lexical", 64).unwrap().dims(), 64);
     }
 
@@ -134,7 +141,11 @@ mod tests {
     fn the_shipped_pairs_meet_the_brief() {
         let pairs = parse_pairs(SHIPPED).unwrap();
         let same = pairs.iter().filter(|p| p.same).count();
-        assert!(pairs.len() >= 300 && same >= 120 && pairs.len() - same >= 190, "{} / {same}", pairs.len());
+        assert!(
+            pairs.len() >= 300 && same >= 120 && pairs.len() - same >= 190,
+            "{} / {same}",
+            pairs.len()
+        );
         let report = report(SHIPPED, &Lexical::default(), &default_thresholds()).unwrap();
         assert!(report.starts_with(&format!("pairs: {} ({same} same", pairs.len())));
         assert_eq!(report.lines().filter(|l| l.starts_with("| 0.")).count(), 10);

@@ -70,7 +70,7 @@ pub const STOP_FACTOR: f32 = 0.1;
 /// Character grams come from at most this many leading characters of a word.
 pub const WORD_CHARS_MAX: usize = 32;
 /// Slots of each term-frequency table (a power of two, so a mask picks the slot).
-pub const TABLE_SLOTS: usize = 512;
+pub const TABLE_SLOTS: usize = 256;
 /// Distinct words (and bigrams) counted per prompt: half the slots, so probes stay short.
 pub const DISTINCT_MAX: usize = TABLE_SLOTS / 2;
 /// The fixed hash seed. Changing it changes every vector: snapshots would not match.
@@ -81,11 +81,11 @@ const _: () = assert!(TABLE_SLOTS.is_power_of_two() && DISTINCT_MAX < TABLE_SLOT
 /// Lower-case English words that carry little of a question's meaning. Sorted (binary
 /// search; a test keeps it sorted). No negations and no question words, on purpose.
 pub const STOP_WORDS: &[&str] = &[
-    "a", "about", "am", "an", "and", "any", "are", "as", "at", "be", "been", "by", "can",
-    "could", "did", "do", "does", "for", "from", "hello", "hey", "hi", "i", "in", "is", "it",
-    "its", "just", "me", "my", "of", "on", "or", "our", "please", "so", "some", "thank",
-    "thanks", "that", "the", "there", "these", "this", "those", "to", "us", "was", "we",
-    "were", "will", "with", "would", "you", "your",
+    "a", "about", "am", "an", "and", "any", "are", "as", "at", "be", "been", "by", "can", "could",
+    "did", "do", "does", "for", "from", "hello", "hey", "hi", "i", "in", "is", "it", "its", "just",
+    "me", "my", "of", "on", "or", "our", "please", "so", "some", "thank", "thanks", "that", "the",
+    "there", "these", "this", "those", "to", "us", "was", "we", "were", "will", "with", "would",
+    "you", "your",
 ];
 /// The longest stop word, in bytes: longer words skip the lookup.
 const STOP_BYTES_MAX: usize = 6;
@@ -144,7 +144,11 @@ impl Embedder for Lexical {
             }
             if let Some((ph, pstop)) = prev {
                 let bh = mix(ph.rotate_left(17) ^ h ^ kind_seed(KIND_BIGRAM)) | 1;
-                let w = if pstop && stop { W_BIGRAM * STOP_FACTOR } else { W_BIGRAM };
+                let w = if pstop && stop {
+                    W_BIGRAM * STOP_FACTOR
+                } else {
+                    W_BIGRAM
+                };
                 if !counts.add_bigram(bh, w) {
                     add(out, bh, w);
                 }
@@ -273,6 +277,14 @@ fn emit_word(out: &mut [f32], word: &str, word_h: u64, stop: bool, factor: f32) 
     chars[0] = MARK_START;
     let mut n = 1;
     'fill: for c in word.chars() {
+        if c.is_ascii() {
+            if n == WORD_CHARS_MAX + 1 {
+                break;
+            }
+            chars[n] = c.to_ascii_lowercase();
+            n += 1;
+            continue;
+        }
         for l in fold(c) {
             if n == WORD_CHARS_MAX + 1 {
                 break 'fill;
@@ -290,7 +302,7 @@ fn emit_word(out: &mut [f32], word: &str, word_h: u64, stop: bool, factor: f32) 
         for (j, &c) in chars[i..n.min(i + 5)].iter().enumerate() {
             h = (h ^ u64::from(c)).wrapping_mul(FNV_PRIME);
             if j >= 2 {
-                add(out, mix(h ^ j as u64), w);
+                add(out, h.wrapping_add(j as u64), w);
             }
         }
     }
@@ -301,7 +313,7 @@ fn emit_word(out: &mut [f32], word: &str, word_h: u64, stop: bool, factor: f32) 
 fn add(out: &mut [f32], h: u64, w: f32) {
     let h = mix(h);
     // Lemire's multiply-shift: the high 32 bits scaled to `dims`, no division.
-    let idx = ((h >> 32) * out.len() as u64 >> 32) as usize;
+    let idx = (((h >> 32) * out.len() as u64) >> 32) as usize;
     out[idx] += if h & 1 == 0 { w } else { -w };
 }
 
@@ -321,6 +333,12 @@ fn kind_seed(kind: u64) -> u64 {
 /// own table key whether the word is counted or emitted directly.
 fn word_hash(word: &str) -> u64 {
     let mut h = kind_seed(KIND_WORD);
+    if word.is_ascii() {
+        for b in word.bytes() {
+            h = (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(FNV_PRIME);
+        }
+        return mix(h) | 1;
+    }
     for c in word.chars() {
         for l in fold(c) {
             h = (h ^ u64::from(l)).wrapping_mul(FNV_PRIME);
@@ -341,17 +359,40 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-fn is_stop(word: &str) -> bool {
-    if word.len() > STOP_BYTES_MAX || !word.is_ascii() {
-        return false;
+/// A word of at most 8 ASCII bytes, lower-cased, packed big-endian into a `u64` (zero
+/// padded): integer order is then byte order, so the packed stop words stay sorted and a
+/// lookup is a binary search over integers, not over strings.
+const fn pack(word: &[u8]) -> u64 {
+    let mut v = 0u64;
+    let mut i = 0;
+    while i < 8 {
+        let b = if i < word.len() {
+            word[i].to_ascii_lowercase()
+        } else {
+            0
+        };
+        v = (v << 8) | b as u64;
+        i += 1;
     }
-    let mut buf = [0u8; STOP_BYTES_MAX];
-    let lower = &mut buf[..word.len()];
-    lower.copy_from_slice(word.as_bytes());
-    lower.make_ascii_lowercase();
-    STOP_WORDS
-        .binary_search_by(|s| s.as_bytes().cmp(lower))
-        .is_ok()
+    v
+}
+
+const STOP_PACKED: [u64; STOP_WORDS.len()] = {
+    let mut out = [0u64; STOP_WORDS.len()];
+    let mut i = 0;
+    while i < STOP_WORDS.len() {
+        out[i] = pack(STOP_WORDS[i].as_bytes());
+        i += 1;
+    }
+    out
+};
+
+const _: () = assert!(STOP_BYTES_MAX <= 8);
+
+fn is_stop(word: &str) -> bool {
+    word.len() <= STOP_BYTES_MAX
+        && word.is_ascii()
+        && STOP_PACKED.binary_search(&pack(word.as_bytes())).is_ok()
 }
 
 fn is_apostrophe(c: char) -> bool {

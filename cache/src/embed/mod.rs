@@ -54,7 +54,11 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
             nb[i] += y[i] * y[i];
         }
     }
-    let (mut d, mut sa, mut sb) = (dot.iter().sum::<f32>(), na.iter().sum::<f32>(), nb.iter().sum::<f32>());
+    let (mut d, mut sa, mut sb) = (
+        dot.iter().sum::<f32>(),
+        na.iter().sum::<f32>(),
+        nb.iter().sum::<f32>(),
+    );
     for (x, y) in ra.iter().zip(rb) {
         d += x * y;
         sa += x * x;
@@ -76,7 +80,9 @@ mod tests {
         assert!((cosine(&[1.0, 2.0, 3.0], &[2.0, 4.0, 6.0]) - 1.0).abs() < 1e-6);
         assert!((cosine(&[1.0, 0.0], &[-1.0, 0.0]) + 1.0).abs() < 1e-6);
         // 45 degrees, over a length that exercises both the 8-lane body and the tail.
-        let a: Vec<f32> = (0..19).map(|i| if i % 2 == 0 { 1.0 } else { 0.0 }).collect();
+        let a: Vec<f32> = (0..19)
+            .map(|i| if i % 2 == 0 { 1.0 } else { 0.0 })
+            .collect();
         let b: Vec<f32> = vec![1.0; 19];
         let want = 10.0 / (10f32.sqrt() * 19f32.sqrt());
         assert!((cosine(&a, &b) - want).abs() < 1e-6);

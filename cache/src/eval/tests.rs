@@ -22,7 +22,11 @@ impl Embedder for Known {
 }
 
 fn pair(a: &str, b: &str, same: bool) -> Pair {
-    Pair { a: a.into(), b: b.into(), same }
+    Pair {
+        a: a.into(),
+        b: b.into(),
+        same,
+    }
 }
 
 fn tiny() -> Vec<Pair> {
@@ -39,7 +43,10 @@ fn tiny() -> Vec<Pair> {
 #[test]
 fn sweep_counts_match_the_hand_computed_ones() {
     let rows = sweep(&tiny(), &Known, &[0.5, 0.8, 0.95]);
-    let got: Vec<(f32, bool, usize, usize)> = rows.iter().map(|r| (r.threshold, r.guard, r.hits, r.true_hits)).collect();
+    let got: Vec<(f32, bool, usize, usize)> = rows
+        .iter()
+        .map(|r| (r.threshold, r.guard, r.hits, r.true_hits))
+        .collect();
     assert_eq!(
         got,
         [
@@ -79,15 +86,25 @@ fn table_is_markdown_with_one_line_per_threshold() {
         lines[2],
         "| 0.50 | 4 | 2 | 66.7% | 50.0% | 66.7% | 3 | 1 | 50.0% | 66.7% | 66.7% |"
     );
-    assert_eq!(lines[3], "| 0.95 | 0 | 0 | 0.0% | n/a | 0.0% | 0 | 0 | 0.0% | n/a | 0.0% |");
+    assert_eq!(
+        lines[3],
+        "| 0.95 | 0 | 0 | 0.0% | n/a | 0.0% | 0 | 0 | 0.0% | n/a | 0.0% |"
+    );
     assert!(lines.iter().all(|l| l.matches('|').count() == 12), "{t}");
 }
 
 #[test]
 fn parse_pairs_reads_labels_comments_and_crlf() {
-    let tsv = "# made by hand\n\nWhat is 2+2?\twhat's 2 + 2\t1\r\n  # indented comment\nhi\tbye\t0\n";
+    let tsv =
+        "# made by hand\n\nWhat is 2+2?\twhat's 2 + 2\t1\r\n  # indented comment\nhi\tbye\t0\n";
     let pairs = parse_pairs(tsv).unwrap();
-    assert_eq!(pairs, [pair("What is 2+2?", "what's 2 + 2", true), pair("hi", "bye", false)]);
+    assert_eq!(
+        pairs,
+        [
+            pair("What is 2+2?", "what's 2 + 2", true),
+            pair("hi", "bye", false)
+        ]
+    );
 }
 
 #[test]
@@ -97,7 +114,13 @@ fn parse_errors_name_the_line() {
         err("a\tb\t1\n# c\na\tb\n"),
         "line 3: expected 3 tab-separated fields (prompt_a, prompt_b, same), found 2"
     );
-    assert_eq!(err("a\tb\t1\na\tb\tc\td\n"), "line 2: expected 3 tab-separated fields (prompt_a, prompt_b, same), found 4");
-    assert_eq!(err("\n\na\tb\tyes\n"), "line 3: label must be 1 or 0, found \"yes\"");
+    assert_eq!(
+        err("a\tb\t1\na\tb\tc\td\n"),
+        "line 2: expected 3 tab-separated fields (prompt_a, prompt_b, same), found 4"
+    );
+    assert_eq!(
+        err("\n\na\tb\tyes\n"),
+        "line 3: label must be 1 or 0, found \"yes\""
+    );
     assert_eq!(err("a\t \t0\n"), "line 1: empty prompt");
 }

@@ -14,8 +14,12 @@ fn norm(v: &[f32]) -> f32 {
 #[test]
 fn stop_words_are_sorted_lowercase_and_short() {
     assert!(STOP_WORDS.windows(2).all(|w| w[0] < w[1]));
+    assert!(STOP_PACKED.windows(2).all(|w| w[0] < w[1]));
     for w in STOP_WORDS {
-        assert!(w.len() <= STOP_BYTES_MAX && w.bytes().all(|b| b.is_ascii_lowercase()), "{w}");
+        assert!(
+            w.len() <= STOP_BYTES_MAX && w.bytes().all(|b| b.is_ascii_lowercase()),
+            "{w}"
+        );
         assert!(is_stop(w) && is_stop(&w.to_uppercase()), "{w}");
     }
     for w in ["not", "no", "never", "how", "why", "what", "paris"] {
@@ -25,8 +29,13 @@ fn stop_words_are_sorted_lowercase_and_short() {
 
 #[test]
 fn words_split_on_unicode_and_keep_inner_apostrophes() {
-    let got: Vec<&str> = Words::new("Don't  reset: naïve café's 東京, 'quoted' x_y 3.5").map(|(_, w)| w).collect();
-    assert_eq!(got, ["Don't", "reset", "naïve", "café's", "東京", "quoted", "x", "y", "3", "5"]);
+    let got: Vec<&str> = Words::new("Don't  reset: naïve café's 東京, 'quoted' x_y 3.5")
+        .map(|(_, w)| w)
+        .collect();
+    assert_eq!(
+        got,
+        ["Don't", "reset", "naïve", "café's", "東京", "quoted", "x", "y", "3", "5"]
+    );
     let text = "  a’b c";
     for (start, w) in Words::new(text) {
         assert_eq!(&text[start..start + w.len()], w);
@@ -48,13 +57,22 @@ fn deterministic_and_bit_identical_across_instances() {
     let again = vec_of(&e, "hello world");
     assert_eq!(v, again);
     let nonzero = v.iter().filter(|x| **x != 0.0).count();
-    assert!(nonzero >= 4, "8 buckets, ~20 features: most buckets set, got {v:?}");
+    assert!(
+        nonzero >= 4,
+        "8 buckets, ~20 features: most buckets set, got {v:?}"
+    );
 }
 
 #[test]
 fn unit_length_and_zero_for_empty() {
     let e = Lexical::default();
-    for text in ["a", "hello", "What is the capital of France?", &"word ".repeat(2000), "東京タワーの高さは？"] {
+    for text in [
+        "a",
+        "hello",
+        "What is the capital of France?",
+        &"word ".repeat(2000),
+        "東京タワーの高さは？",
+    ] {
         let v = vec_of(&e, text);
         assert!((norm(&v) - 1.0).abs() < 1e-4, "{text:?}: norm {}", norm(&v));
     }
@@ -115,7 +133,11 @@ fn typos_stay_close_thanks_to_character_grams() {
     assert!(st > 0.7, "typo similarity {st}");
     // Without character grams the misspelt word would share nothing with the right one.
     let two = vec_of(&e, "how do I resett my pasword");
-    assert!(cosine(&a, &two) > so, "two typos {} vs {so}", cosine(&a, &two));
+    assert!(
+        cosine(&a, &two) > so,
+        "two typos {} vs {so}",
+        cosine(&a, &two)
+    );
     assert!(st > so, "typo {st} vs different verb and object {so}");
 }
 
@@ -149,7 +171,10 @@ fn long_prompts_past_the_table_are_still_exact_and_unit() {
     assert!((norm(&v) - 1.0).abs() < 1e-4);
     assert_eq!(v, vec_of(&e, &text));
     let changed = text.replace("w599", "zzz");
-    assert!(cosine(&v, &vec_of(&e, &changed)) < 0.9999, "a word past the table still counts");
+    assert!(
+        cosine(&v, &vec_of(&e, &changed)) < 0.9999,
+        "a word past the table still counts"
+    );
 }
 
 #[test]
