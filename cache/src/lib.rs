@@ -8,6 +8,15 @@
 //!   [`canon::split_last_user`]): deterministic across processes, insensitive to member
 //!   order, whitespace, number spelling and string escapes. [`exact`]: the exact cache
 //!   ([`exact::ExactCache`]), sharded LRU bounded in bytes, TTL, snapshot and load.
+//! - [`embed`] (the [`embed::Embedder`] trait, [`embed::cosine`], the default
+//!   [`embed::Lexical`] embedder: feature-hashed words and character n-grams, no
+//!   allocation), [`guard`] (the precision guard: a semantic hit is refused when the two
+//!   prompts differ in numbers, quoted strings, code identifiers, names or negation) and
+//!   [`eval`] (hit rate, precision and recall over labelled pairs, for `sluice-loadtest
+//!   cache-eval`).
 
 pub mod canon;
+pub mod embed;
+pub mod eval;
 pub mod exact;
+pub mod guard;

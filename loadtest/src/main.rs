@@ -23,7 +23,11 @@
 //!                      [--workers N] [--driver auto|io_uring|epoll] [--seed N] [--key KEY]
 //!                      [--host-header HOST] [--json FILE] [--svg FILE]
 //!                      [--progress | --no-progress]
+//! sluice-loadtest cache-eval --pairs FILE.tsv [--embedder lexical] [--dims N]
+//!                            [--thresholds 0.5,0.55,..]
 //! ```
+
+mod eval;
 
 use std::str::FromStr;
 
@@ -111,6 +115,14 @@ commands:
           --json FILE         every step and the plan
           --svg FILE          p50/p99 latency against offered rate, knee and SLO marked
           --progress | --no-progress   each step on stderr as it ends (default: on)
+  cache-eval  the semantic cache's hit quality on labelled prompt pairs: hit rate,
+          precision and recall per similarity threshold, with and without the precision
+          guard, as a markdown table
+          --pairs FILE.tsv    prompt_a<TAB>prompt_b<TAB>same(1|0) lines, '#' comments
+                              (loadtest/data/cache-pairs.tsv is the shipped set)
+          --embedder NAME     lexical (the only one so far)
+          --dims N            vector length (512)
+          --thresholds LIST   comma-separated (0.5,0.55,...,0.95)
 ";
 
 fn main() -> Result<()> {
@@ -119,6 +131,7 @@ fn main() -> Result<()> {
         Some("mock") => run_mock(Args(args.collect::<Vec<_>>().into_iter())),
         Some("run") => run_load(Args(args.collect::<Vec<_>>().into_iter())),
         Some("plan") => run_plan(Args(args.collect::<Vec<_>>().into_iter())),
+        Some("cache-eval") => eval::run(args),
         Some("help" | "-h" | "--help") | None => {
             print!("{USAGE}");
             Ok(())
