@@ -70,7 +70,13 @@ impl SemanticIndex {
 
     /// The most similar same-context entry with `similarity >= threshold` that has not expired.
     /// A wrong-sized, zero or non-finite query, or exhausted usearch contexts, is a miss.
-    pub fn search(&self, context: u128, vector: &[f32], threshold: f32, now_ms: u64) -> Option<Hit> {
+    pub fn search(
+        &self,
+        context: u128,
+        vector: &[f32],
+        threshold: f32,
+        now_ms: u64,
+    ) -> Option<Hit> {
         if vector.len() != self.config.dims || !valid(vector) {
             debug_assert_eq!(vector.len(), self.config.dims, "query of the wrong size");
             return None;
@@ -105,7 +111,9 @@ impl SemanticIndex {
             if key_tag(key) != tag {
                 continue;
             }
-            let Some(meta) = self.table.get(key) else { continue };
+            let Some(meta) = self.table.get(key) else {
+                continue;
+            };
             if meta.context == context && now_ms < meta.expires_ms {
                 return Some(Hit {
                     entry: meta.entry,
@@ -175,7 +183,9 @@ impl SemanticIndex {
         let mut n = 0;
         // INVARIANT: after the loop, live < capacity, so admitting one keeps live <= capacity.
         while order.live >= self.config.capacity || n < EXPIRED_SWEEP_MAX {
-            let Some(&front) = order.fifo.front() else { break };
+            let Some(&front) = order.fifo.front() else {
+                break;
+            };
             let Some(old) = self.table.get(front) else {
                 order.fifo.pop_front(); // removed by `retain` or a failed add
                 continue;
@@ -307,5 +317,8 @@ pub(super) fn quantize_i8(v: &[f32], out: &mut Vec<i8>) {
     let max = v.iter().fold(0.0f32, |m, x| m.max(x.abs()));
     let scale = if max > 0.0 { 127.0 / max } else { 0.0 };
     out.clear();
-    out.extend(v.iter().map(|x| (x * scale).round().clamp(-127.0, 127.0) as i8));
+    out.extend(
+        v.iter()
+            .map(|x| (x * scale).round().clamp(-127.0, 127.0) as i8),
+    );
 }

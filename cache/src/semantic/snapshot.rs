@@ -54,7 +54,9 @@ impl SemanticIndex {
         out.extend_from_slice(&0u64.to_le_bytes());
         let mut rows = 0u64;
         for &key in &order.fifo {
-            let Some(m) = self.table.get(key) else { continue };
+            let Some(m) = self.table.get(key) else {
+                continue;
+            };
             out.extend_from_slice(&key.to_le_bytes());
             out.extend_from_slice(&m.context.to_le_bytes());
             out.extend_from_slice(&m.entry.to_le_bytes());
@@ -124,7 +126,10 @@ impl SemanticIndex {
             }
             // A smaller capacity than the snapshot's: keep the newest.
             while order.live > c.capacity {
-                let key = order.fifo.pop_front().expect("live > 0 implies a queued key");
+                let key = order
+                    .fifo
+                    .pop_front()
+                    .expect("live > 0 implies a queued key");
                 index.table.remove(key);
                 order.live -= 1;
                 dropped.push(key);
@@ -186,12 +191,18 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
     fn u32(&mut self) -> Result<u32, IndexError> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
     }
     fn u64(&mut self) -> Result<u64, IndexError> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
     }
     fn u128(&mut self) -> Result<u128, IndexError> {
-        Ok(u128::from_le_bytes(self.take(16)?.try_into().expect("16 bytes")))
+        Ok(u128::from_le_bytes(
+            self.take(16)?.try_into().expect("16 bytes"),
+        ))
     }
 }

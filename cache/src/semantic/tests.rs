@@ -57,7 +57,11 @@ fn finds_the_same_vector_in_the_same_context_only() {
         let hit = index.search(1, &v, 0.9, 1).expect("same context hits");
         assert_eq!((hit.entry, hit.prompt_hash), (0xAA, 0x55));
         let floor = if q == Quantization::F16 { 0.999 } else { 0.99 };
-        assert!(hit.similarity > floor, "{q:?} self-similarity {}", hit.similarity);
+        assert!(
+            hit.similarity > floor,
+            "{q:?} self-similarity {}",
+            hit.similarity
+        );
         assert_eq!(index.search(2, &v, 0.0, 1), None, "other context must miss");
         // A context whose low or high half alone equals the stored one is still another context.
         assert_eq!(index.search(1 | (1 << 64), &v, 0.0, 1), None);
@@ -74,7 +78,11 @@ fn threshold_decides_between_hit_and_miss() {
         let near = at_similarity(&v, 0.8, &mut rng);
         assert!((cosine(&v, &near) - 0.8).abs() < 1e-3);
         let hit = index.search(9, &near, 0.7, 1).expect("0.8 >= 0.7");
-        assert!((hit.similarity - 0.8).abs() < 0.03, "{q:?} {}", hit.similarity);
+        assert!(
+            (hit.similarity - 0.8).abs() < 0.03,
+            "{q:?} {}",
+            hit.similarity
+        );
         assert_eq!(index.search(9, &near, 0.9, 1), None, "0.8 < 0.9");
     }
 }
@@ -85,7 +93,11 @@ fn entries_expire_after_ttl() {
     let v = Rng(3).unit(DIMS);
     index.insert(1, &v, 1, 0, 5_000).unwrap();
     assert!(index.search(1, &v, 0.9, 5_999).is_some());
-    assert_eq!(index.search(1, &v, 0.9, 6_000), None, "expires at now + ttl");
+    assert_eq!(
+        index.search(1, &v, 0.9, 6_000),
+        None,
+        "expires at now + ttl"
+    );
 }
 
 #[test]
@@ -96,7 +108,9 @@ fn capacity_evicts_oldest_and_never_exceeds() {
         let mut rng = Rng(5);
         let vs: Vec<Vec<f32>> = (0..250).map(|_| rng.unit(DIMS)).collect();
         for (i, v) in vs.iter().enumerate() {
-            index.insert(i as u128 % 7, v, i as u128, 0, i as u64).unwrap();
+            index
+                .insert(i as u128 % 7, v, i as u128, 0, i as u64)
+                .unwrap();
             assert!(index.len() <= capacity);
         }
         assert_eq!(index.len(), capacity);
@@ -120,7 +134,11 @@ fn inserts_sweep_expired_entries_first() {
     }
     let fresh = rng.unit(DIMS);
     index.insert(1, &fresh, 99, 0, 200).unwrap();
-    assert_eq!(index.len(), 1, "the five expired entries go before capacity is reached");
+    assert_eq!(
+        index.len(),
+        1,
+        "the five expired entries go before capacity is reached"
+    );
     assert_eq!(index.search(1, &fresh, 0.9, 201).map(|h| h.entry), Some(99));
 }
 
@@ -161,7 +179,9 @@ fn snapshot_round_trips_and_skips_expired() {
         for (i, v) in vs.iter().enumerate() {
             // Entries 0..30 written at t=0 expire at 1000; 30..60 at t=500 expire at 1500.
             let now = if i < 30 { 0 } else { 500 };
-            index.insert(i as u128 % 4, v, i as u128, i as u64 * 3, now).unwrap();
+            index
+                .insert(i as u128 % 4, v, i as u128, i as u64 * 3, now)
+                .unwrap();
         }
         let bytes = index.snapshot().unwrap();
 
@@ -170,18 +190,28 @@ fn snapshot_round_trips_and_skips_expired() {
         for (i, v) in vs.iter().enumerate() {
             let before = index.search(i as u128 % 4, v, 0.9, 600);
             assert!(before.is_some());
-            assert_eq!(same.search(i as u128 % 4, v, 0.9, 600), before, "{q:?} entry {i}");
+            assert_eq!(
+                same.search(i as u128 % 4, v, 0.9, 600),
+                before,
+                "{q:?} entry {i}"
+            );
         }
 
         let later = SemanticIndex::load(&bytes, c, 1_200).unwrap();
         assert_eq!(later.len(), 30, "rows expired at load time are dropped");
         assert_eq!(later.search(0, &vs[0], 0.9, 1_200), None);
-        assert_eq!(later.search(2, &vs[30], 0.9, 1_200).map(|h| h.entry), Some(30));
+        assert_eq!(
+            later.search(2, &vs[30], 0.9, 1_200).map(|h| h.entry),
+            Some(30)
+        );
 
         // A smaller capacity keeps the newest; inserts after load keep within it.
         let small = SemanticIndex::load(&bytes, Config { capacity: 10, ..c }, 600).unwrap();
         assert_eq!(small.len(), 10);
-        assert_eq!(small.search(3, &vs[59], 0.9, 600).map(|h| h.entry), Some(59));
+        assert_eq!(
+            small.search(3, &vs[59], 0.9, 600).map(|h| h.entry),
+            Some(59)
+        );
         assert_eq!(small.search(1, &vs[49], 0.9, 600), None);
         small.insert(1, &rng.unit(DIMS), 500, 0, 600).unwrap();
         assert_eq!(small.len(), 10);
@@ -205,19 +235,34 @@ fn corrupt_or_mismatched_snapshots_are_errors() {
         let mut bad = bytes.clone();
         bad[at] ^= 0x40;
         let err = SemanticIndex::load(&bad, c, 0).err();
-        assert!(matches!(err, Some(IndexError::Snapshot(_))), "flip at {at}: {err:?}");
+        assert!(
+            matches!(err, Some(IndexError::Snapshot(_))),
+            "flip at {at}: {err:?}"
+        );
     }
     for len in [0, 10, 40, bytes.len() - 1] {
         let err = SemanticIndex::load(&bytes[..len], c, 0).err();
-        assert!(matches!(err, Some(IndexError::Snapshot(_))), "cut at {len}: {err:?}");
+        assert!(
+            matches!(err, Some(IndexError::Snapshot(_))),
+            "cut at {len}: {err:?}"
+        );
     }
-    let other_dims = Config { dims: DIMS * 2, ..c };
+    let other_dims = Config {
+        dims: DIMS * 2,
+        ..c
+    };
     assert!(matches!(
         SemanticIndex::load(&bytes, other_dims, 0),
         Err(IndexError::Snapshot(_))
     ));
-    let other_q = Config { quantization: Quantization::I8, ..c };
-    assert!(matches!(SemanticIndex::load(&bytes, other_q, 0), Err(IndexError::Snapshot(_))));
+    let other_q = Config {
+        quantization: Quantization::I8,
+        ..c
+    };
+    assert!(matches!(
+        SemanticIndex::load(&bytes, other_q, 0),
+        Err(IndexError::Snapshot(_))
+    ));
 }
 
 #[test]
@@ -225,21 +270,45 @@ fn bad_vectors_and_configs_are_rejected() {
     let index = SemanticIndex::new(config(Quantization::I8, 10)).unwrap();
     assert!(matches!(
         index.insert(1, &[1.0; DIMS - 1], 1, 0, 0),
-        Err(IndexError::Dimensions { expected: DIMS, got: 63 })
+        Err(IndexError::Dimensions {
+            expected: DIMS,
+            got: 63
+        })
     ));
-    assert!(matches!(index.insert(1, &[0.0; DIMS], 1, 0, 0), Err(IndexError::InvalidVector)));
+    assert!(matches!(
+        index.insert(1, &[0.0; DIMS], 1, 0, 0),
+        Err(IndexError::InvalidVector)
+    ));
     let mut nan = [0.5; DIMS];
     nan[3] = f32::NAN;
-    assert!(matches!(index.insert(1, &nan, 1, 0, 0), Err(IndexError::InvalidVector)));
+    assert!(matches!(
+        index.insert(1, &nan, 1, 0, 0),
+        Err(IndexError::InvalidVector)
+    ));
     assert_eq!(index.search(1, &[0.0; DIMS], 0.0, 0), None);
     assert!(index.is_empty());
     for bad in [
-        Config { dims: 0, ..config(Quantization::F16, 10) },
-        Config { capacity: 0, ..config(Quantization::F16, 10) },
-        Config { connectivity: 1, ..config(Quantization::F16, 10) },
-        Config { expansion_search: 0, ..config(Quantization::F16, 10) },
+        Config {
+            dims: 0,
+            ..config(Quantization::F16, 10)
+        },
+        Config {
+            capacity: 0,
+            ..config(Quantization::F16, 10)
+        },
+        Config {
+            connectivity: 1,
+            ..config(Quantization::F16, 10)
+        },
+        Config {
+            expansion_search: 0,
+            ..config(Quantization::F16, 10)
+        },
     ] {
-        assert!(matches!(SemanticIndex::new(bad), Err(IndexError::Config(_))));
+        assert!(matches!(
+            SemanticIndex::new(bad),
+            Err(IndexError::Config(_))
+        ));
     }
 }
 
@@ -250,7 +319,9 @@ fn a_small_context_is_found_among_many_and_misses_terminate() {
     let index = SemanticIndex::new(config(Quantization::F16, 4000)).unwrap();
     let mut rng = Rng(29);
     for i in 0..3000u128 {
-        index.insert(1000 + i % 300, &rng.unit(DIMS), i, 0, 0).unwrap();
+        index
+            .insert(1000 + i % 300, &rng.unit(DIMS), i, 0, 0)
+            .unwrap();
     }
     let v = rng.unit(DIMS);
     index.insert(42, &v, 4242, 0, 0).unwrap();
@@ -273,7 +344,11 @@ fn the_same_prompt_in_many_contexts_resolves_to_each_own() {
         index.insert(ctx, &v, 100 + ctx, 0, 0).unwrap();
     }
     for ctx in 0..50u128 {
-        assert_eq!(index.search(ctx, &v, 0.95, 1).map(|h| h.entry), Some(100 + ctx), "ctx {ctx}");
+        assert_eq!(
+            index.search(ctx, &v, 0.95, 1).map(|h| h.entry),
+            Some(100 + ctx),
+            "ctx {ctx}"
+        );
     }
 }
 
@@ -291,7 +366,10 @@ fn memory_stays_bounded_past_capacity() {
     }
     let after = index.memory_bytes();
     assert_eq!(index.len(), capacity);
-    assert!(after <= full + full / 10, "memory grew from {full} to {after}");
+    assert!(
+        after <= full + full / 10,
+        "memory grew from {full} to {after}"
+    );
 }
 
 #[test]
@@ -328,5 +406,9 @@ fn threads_insert_and_search_at_once() {
     let found: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
     assert!(index.len() <= capacity);
     assert_eq!(index.len(), capacity);
-    assert_eq!(found, THREADS * PER_THREAD, "every fresh insert is found by its writer");
+    assert_eq!(
+        found,
+        THREADS * PER_THREAD,
+        "every fresh insert is found by its writer"
+    );
 }
