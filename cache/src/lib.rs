@@ -1,8 +1,8 @@
 //! sluice's response caches: exact and semantic.
 //!
-//! A leaf crate like `proto`: no I/O, no monoio, no `engine`. It is empty until the
-//! caching issue lands; the workspace member exists so the dependency graph drawn in
-//! ARCHITECTURE.md is the real one from the start.
+//! A leaf crate like `proto`: no I/O (no files, sockets or clock reads: time is passed
+//! in), no monoio, no `engine`; it depends on `proto` and pure crates (and usearch's C++
+//! HNSW). The engine wires these pieces into the request path (the caching issue).
 //!
 //! - [`canon`]: canonical request keys ([`canon::Key`], [`canon::request_key`],
 //!   [`canon::split_last_user`]): deterministic across processes, insensitive to member
@@ -14,9 +14,13 @@
 //!   prompts differ in numbers, quoted strings, code identifiers, names or negation) and
 //!   [`eval`] (hit rate, precision and recall over labelled pairs, for `sluice-loadtest
 //!   cache-eval`).
+//! - [`semantic`]: the semantic index ([`semantic::SemanticIndex`]), a usearch HNSW graph (cosine,
+//!   f16 or i8) shared by all cores, searched only within an exact context hash, bounded by
+//!   capacity with FIFO/TTL eviction, and snapshotted to bytes.
 
 pub mod canon;
 pub mod embed;
 pub mod eval;
 pub mod exact;
 pub mod guard;
+pub mod semantic;
