@@ -54,13 +54,12 @@
 use std::collections::HashMap;
 use std::hash::Hasher;
 use std::hint::black_box;
-use std::sync::{Arc, Barrier, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
 
 use cache::canon::{request_key, Key};
 use cache::exact::{Config, Entry, ExactCache, Stored};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use sluice_bench::allocations;
+use sluice_bench::{allocations, slowest_of as run};
 
 #[global_allocator]
 static GLOBAL: sluice_bench::Counting = sluice_bench::Counting;
@@ -163,32 +162,6 @@ fn naive_map() -> Naive {
         m.insert(key(i), Arc::new(e));
     }
     Mutex::new(m)
-}
-
-/// `threads` threads each running `op(thread, i)` for `iters` values of `i`, released
-/// together; the slower thread's time.
-fn run(threads: u64, iters: u64, op: &(impl Fn(u64, u64) + Sync)) -> Duration {
-    let barrier = Barrier::new(threads as usize);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let barrier = &barrier;
-                s.spawn(move || {
-                    barrier.wait();
-                    let began = Instant::now();
-                    for i in 0..iters {
-                        op(t, i);
-                    }
-                    began.elapsed()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap())
-            .max()
-            .unwrap_or_default()
-    })
 }
 
 fn check_allocations(small: &[u8], large: &[u8], c: &ExactCache) {

@@ -57,8 +57,8 @@
 
 use std::collections::HashMap;
 use std::hint::black_box;
-use std::sync::{Barrier, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Mutex;
+use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use engine::govern::budget::{reserve_all, Budget, BudgetSpec, Period, Pusd, PUSD_PER_USD};
@@ -332,58 +332,18 @@ fn contended(
     start: Nanos,
     admit: &(impl Fn(Nanos) -> bool + Sync),
 ) -> Duration {
-    let barrier = Barrier::new(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
-                    barrier.wait();
-                    let began = Instant::now();
-                    let mut now = start;
-                    for _ in 0..iters {
-                        now += STEP;
-                        assert!(admit(now));
-                    }
-                    began.elapsed()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap())
-            .max()
-            .unwrap_or_default()
-    })
+    contended_each(threads, iters, start, &|_, now| admit(now))
 }
 
-/// Two threads, thread `t` admitting on its own `admit(t, now)`; the slower thread's time.
+/// As [`contended`], thread `t` admitting on its own `admit(t, now)`.
 fn contended_each(
+    threads: usize,
     iters: u64,
     start: Nanos,
     admit: &(impl Fn(usize, Nanos) -> bool + Sync),
 ) -> Duration {
-    let barrier = Barrier::new(2);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..2)
-            .map(|t| {
-                let barrier = &barrier;
-                s.spawn(move || {
-                    barrier.wait();
-                    let began = Instant::now();
-                    let mut now = start;
-                    for _ in 0..iters {
-                        now += STEP;
-                        assert!(admit(t, now));
-                    }
-                    began.elapsed()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap())
-            .max()
-            .unwrap_or_default()
+    sluice_bench::slowest_of(threads as u64, iters, &|t, i| {
+        assert!(admit(t as usize, start + (i + 1) * STEP));
     })
 }
 
@@ -468,7 +428,7 @@ fn bench_admission(c: &mut Criterion) {
         let mut start = 0;
         g.bench_function(BenchmarkId::new("ours-2-keys", 2), |b| {
             b.iter_custom(|iters| {
-                let d = contended_each(iters, start, &|t, now| keys[t].admit(now));
+                let d = contended_each(2, iters, start, &|t, now| keys[t].admit(now));
                 start += iters * STEP;
                 d
             })
@@ -478,7 +438,7 @@ fn bench_admission(c: &mut Criterion) {
         let mut start = 0;
         g.bench_function(BenchmarkId::new("naive-2-keys", 2), |b| {
             b.iter_custom(|iters| {
-                let d = contended_each(iters, start, &|t, now| keys[t].admit(now));
+                let d = contended_each(2, iters, start, &|t, now| keys[t].admit(now));
                 start += iters * STEP;
                 d
             })

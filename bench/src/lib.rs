@@ -41,3 +41,34 @@ pub fn allocations(f: impl FnOnce()) -> usize {
     f();
     ALLOCATIONS.load(Ordering::Relaxed) - before
 }
+
+/// `threads` threads released together at a barrier, thread `t` running `op(t, i)` for
+/// `i` in `0..iters`; the slowest thread's wall time (criterion's `iter_custom` then
+/// reports the per-operation cost of a core while all of them contend).
+pub fn slowest_of(
+    threads: u64,
+    iters: u64,
+    op: &(impl Fn(u64, u64) + Sync),
+) -> std::time::Duration {
+    let barrier = std::sync::Barrier::new(threads as usize);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let barrier = &barrier;
+                s.spawn(move || {
+                    barrier.wait();
+                    let began = std::time::Instant::now();
+                    for i in 0..iters {
+                        op(t, i);
+                    }
+                    began.elapsed()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .max()
+            .unwrap_or_default()
+    })
+}
