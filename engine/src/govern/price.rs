@@ -165,7 +165,15 @@ pub fn builtin(kind: ProviderKind, upstream_model: &str) -> Option<Price> {
             }
         }
     }
-    for &vendor in vendors(kind) {
+    let mut vendors = vendors(kind);
+    if kind == ProviderKind::Bedrock {
+        // Bedrock sells Anthropic's models at Anthropic's list prices.
+        if let Some(rest) = name.strip_prefix("anthropic.") {
+            name = rest;
+            vendors = &[Vendor::Anthropic];
+        }
+    }
+    for &vendor in vendors {
         let Some(&(_, list)) = TABLE.iter().find(|(v, _)| *v == vendor) else {
             continue;
         };
@@ -308,44 +316,12 @@ const DEEPSEEK: [(&str, Price); 2] = [
     ("deepseek-reasoner", Price::table(280, 420, 28, 280)),
 ];
 
-/// AWS Bedrock on-demand — https://aws.amazon.com/bedrock/pricing/, as known in 2025-10.
-/// Anthropic models at Anthropic's own list prices (same cache multipliers). Known
-/// uncertainty: regional (non-`global.`) endpoints of Claude 4.5 models may carry a 10%
-/// premium over these; configure it if it applies. Nova: cache read assumed = input (errs
-/// high).
-const BEDROCK: [(&str, Price); 11] = [
-    (
-        "anthropic.claude-opus-4-5",
-        Price::table(5_000, 25_000, 500, 6_250),
-    ),
-    (
-        "anthropic.claude-opus-4-1",
-        Price::table(15_000, 75_000, 1_500, 18_750),
-    ),
-    (
-        "anthropic.claude-opus-4",
-        Price::table(15_000, 75_000, 1_500, 18_750),
-    ),
-    (
-        "anthropic.claude-sonnet-4-5",
-        Price::table(3_000, 15_000, 300, 3_750),
-    ),
-    (
-        "anthropic.claude-sonnet-4",
-        Price::table(3_000, 15_000, 300, 3_750),
-    ),
-    (
-        "anthropic.claude-3-7-sonnet",
-        Price::table(3_000, 15_000, 300, 3_750),
-    ),
-    (
-        "anthropic.claude-haiku-4-5",
-        Price::table(1_000, 5_000, 100, 1_250),
-    ),
-    (
-        "anthropic.claude-3-5-haiku",
-        Price::table(800, 4_000, 80, 1_000),
-    ),
+/// AWS Bedrock on-demand — https://aws.amazon.com/bedrock/pricing/, as known in 2025-10:
+/// Amazon's own models. Bedrock's `anthropic.*` ids are priced from [`ANTHROPIC`] (Bedrock
+/// lists Anthropic's prices, same cache multipliers; see [`builtin`]). Known uncertainty:
+/// regional (non-`global.`) endpoints of Claude 4.5 models may carry a 10% premium over
+/// these; configure it if it applies. Nova: cache read assumed = input (errs high).
+const BEDROCK: [(&str, Price); 3] = [
     ("amazon.nova-pro", Price::table(800, 3_200, 800, 800)),
     ("amazon.nova-lite", Price::table(60, 240, 60, 60)),
     ("amazon.nova-micro", Price::table(35, 140, 35, 35)),
