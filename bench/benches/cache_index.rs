@@ -194,6 +194,27 @@ impl Scan {
     }
 }
 
+/// One line of the printed table.
+fn row(
+    name: &str,
+    n: usize,
+    build: &str,
+    bytes: &str,
+    hit: &Percentiles,
+    miss: &Percentiles,
+    found: f64,
+) {
+    println!(
+        "| {name} | {n} | {build} | {bytes} | {} | {} | {} | {found:.3} | {} | {} | {} |",
+        us(hit.p50),
+        us(hit.p99),
+        us(hit.max),
+        us(miss.p50),
+        us(miss.p99),
+        us(miss.max),
+    );
+}
+
 fn us(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64() * 1e6)
 }
@@ -223,32 +244,22 @@ fn main() {
             let (hit, miss, found) = measure(n, |ctx, v| {
                 index.search(ctx, v, THRESHOLD, 1).map(|h| h.entry)
             });
-            println!(
-                "| usearch {q:?} | {n} | {:.1} s | {} | {} | {} | {} | {:.3} | {} | {} | {} |",
-                build.as_secs_f64(),
-                index.memory_bytes() / index.len(),
-                us(hit.p50),
-                us(hit.p99),
-                us(hit.max),
+            let build = format!("{:.1} s", build.as_secs_f64());
+            let bytes = (index.memory_bytes() / index.len()).to_string();
+            row(
+                &format!("usearch {q:?}"),
+                n,
+                &build,
+                &bytes,
+                &hit,
+                &miss,
                 found,
-                us(miss.p50),
-                us(miss.p99),
-                us(miss.max),
             );
         }
     }
     for &n in SIZES.iter().filter(|&&s| s <= max.min(BASELINE_MAX)) {
         let scan = Scan::fill(n);
         let (hit, miss, found) = measure(n, |ctx, v| scan.lookup(ctx, v));
-        println!(
-            "| scan f32 (baseline) | {n} | - | - | {} | {} | {} | {:.3} | {} | {} | {} |",
-            us(hit.p50),
-            us(hit.p99),
-            us(hit.max),
-            found,
-            us(miss.p50),
-            us(miss.p99),
-            us(miss.max),
-        );
+        row("scan f32 (baseline)", n, "-", "-", &hit, &miss, found);
     }
 }
