@@ -20,6 +20,13 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Parents before children.
+    pub const ALL: [Kind; 4] = [Kind::Org, Kind::Team, Kind::User, Kind::Key];
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == s)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Kind::Org => "org",
@@ -40,9 +47,7 @@ impl Kind {
     }
 
     pub fn from_plural(s: &str) -> Option<Kind> {
-        [Kind::Org, Kind::Team, Kind::User, Kind::Key]
-            .into_iter()
-            .find(|k| k.plural() == s)
+        Kind::ALL.into_iter().find(|k| k.plural() == s)
     }
 }
 

@@ -17,7 +17,7 @@ use crate::govern::{Board, Directory};
 use crate::log;
 use crate::store::ledger::{self, LedgerMsg};
 use crate::store::report::Dim;
-use crate::store::{EntityKind, Store};
+use crate::store::Store;
 
 /// How often the ledger writer commits (workers hand over every 200 ms): together
 /// under the one second of spend a `kill -9` may lose.
@@ -48,24 +48,6 @@ pub struct Control {
     pub store: Option<Store>,
 }
 
-fn entity_kind(k: Kind) -> EntityKind {
-    match k {
-        Kind::Org => EntityKind::Org,
-        Kind::Team => EntityKind::Team,
-        Kind::User => EntityKind::User,
-        Kind::Key => EntityKind::Key,
-    }
-}
-
-fn kind_of(k: EntityKind) -> Kind {
-    match k {
-        EntityKind::Org => Kind::Org,
-        EntityKind::Team => Kind::Team,
-        EntityKind::User => Kind::User,
-        EntityKind::Key => Kind::Key,
-    }
-}
-
 pub(super) struct Started {
     pub board: Board,
     pub control: Control,
@@ -82,7 +64,7 @@ pub(super) fn setup(snap: &Arc<Snapshot>) -> io::Result<Started> {
         let s = Store::open(dir).map_err(|e| io::Error::other(e.to_string()))?;
         let rows = s.entities().map_err(|e| io::Error::other(e.to_string()))?;
         for row in rows {
-            let kind = kind_of(row.kind);
+            let kind = row.kind;
             let doc: Doc = match serde_json::from_str(&row.body) {
                 Ok(d) => d,
                 Err(e) => {
@@ -195,7 +177,7 @@ impl Control {
             )
         })?;
         if let Some(s) = &self.store {
-            s.delete_entity(entity_kind(kind), id)
+            s.delete_entity(kind, id)
                 .map_err(|e| ApiError::new(500, "store_failed", e.to_string()))?;
         }
         board.publish(next);
@@ -208,7 +190,7 @@ impl Control {
         };
         let body = serde_json::to_string(doc)
             .map_err(|e| ApiError::new(500, "store_failed", e.to_string()))?;
-        s.put_entity(entity_kind(kind), &doc.id, &body, crate::conn::unix_now())
+        s.put_entity(kind, &doc.id, &body, crate::conn::unix_now())
             .map_err(|e| ApiError::new(500, "store_failed", e.to_string()))
     }
 }

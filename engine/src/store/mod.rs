@@ -120,36 +120,11 @@ pub enum StoreError {
     },
 }
 
-/// The four kinds of run-time entity, stored under their lower-case name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum EntityKind {
-    Org,
-    Team,
-    User,
-    Key,
-}
+/// The four kinds of run-time entity, stored under their lower-case name: the engine's
+/// own `spec::Kind`.
+pub use crate::govern::spec::Kind as EntityKind;
 
 impl EntityKind {
-    pub const ALL: [EntityKind; 4] = [
-        EntityKind::Org,
-        EntityKind::Team,
-        EntityKind::User,
-        EntityKind::Key,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            EntityKind::Org => "org",
-            EntityKind::Team => "team",
-            EntityKind::User => "user",
-            EntityKind::Key => "key",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<EntityKind> {
-        EntityKind::ALL.into_iter().find(|k| k.name() == s)
-    }
-
     /// Parents before children: loading in this order lets the engine link each entity
     /// to one it has already seen.
     fn rank(self) -> u8 {
