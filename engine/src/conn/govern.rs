@@ -339,7 +339,13 @@ fn refusal(w: &Worker, g: &mut Governed, r: Refusal) -> (GatewayError, String) {
 /// and add it to this worker's spend for the ledger.
 pub(super) fn settle(w: &Worker, req: &mut Req) {
     let snap = &w.snap;
-    let price = req.deployment.and_then(|d| snap.deployment_price(d));
+    // The answering deployment's price; else, for a governed request to a pattern group,
+    // the built-in price its admission looked up by the requested name.
+    let fallback = req.gov.as_ref().and_then(|g| g.fallback_price);
+    let price = req
+        .deployment
+        .and_then(|d| snap.deployment_price(d))
+        .or(fallback);
     // Every request with usage and a known price is costed, governed or not.
     req.cost = match (req.usage, price) {
         (Some(u), Some(p)) => Some(price::cost(&p, &u)),
@@ -356,13 +362,9 @@ pub(super) fn settle(w: &Worker, req: &mut Req) {
         return;
     };
     let served = (200..300).contains(&req.status);
-    let cost = match (req.usage, price.or(g.fallback_price)) {
-        (Some(u), Some(p)) => Some(price::cost(&p, &u)),
-        _ => None,
-    };
     let outcome = admit::Outcome {
         tokens: req.usage.map(|u| u.prompt_total() + u.output),
-        cost,
+        cost: req.cost,
         served,
     };
     let now = w.shared.epoch.elapsed().as_nanos() as Nanos;
