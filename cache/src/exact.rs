@@ -47,9 +47,10 @@ pub use snapshot::SnapshotError;
 
 /// Bytes charged per entry besides its key and payload: its slab slot (48 on 64-bit
 /// targets), its map bucket (32, plus a control byte and the table's 1/8 spare), the `Arc`
-/// counts and the `Entry` (16 + 40), and a free-list index (4): about 145, rounded up. The
+/// counts and the `Entry` (16 + 104, its [`Meta`] included), and a free-list index (4):
+/// about 209, rounded up; the meta's strings are charged by their length on top. The
 /// assertion below keeps the constant honest when a struct grows.
-pub const ENTRY_OVERHEAD_BYTES: usize = 160;
+pub const ENTRY_OVERHEAD_BYTES: usize = 224;
 /// Bytes charged per stored stream frame besides its payload: its `Box<[u8]>` pointer and
 /// length.
 pub const FRAME_OVERHEAD_BYTES: usize = size_of::<Box<[u8]>>();
@@ -82,6 +83,33 @@ pub struct Entry {
     pub stored: Stored,
     pub created_ms: u64,
     pub expires_ms: u64,
+    pub meta: Meta,
+}
+
+/// What the engine records about an answer besides the answer: who may see it, for which
+/// model, the prompt a semantic hit is checked against, and what the answer cost, so that
+/// the admin API can purge by tenant or model and every hit can count the money it saved.
+/// The cache itself never reads it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Meta {
+    /// The tenant scope the key was made with (empty: one tenant).
+    pub scope: Box<str>,
+    /// The model the client asked for.
+    pub model: Box<str>,
+    /// The last user message's text, when the request was eligible for the semantic
+    /// cache (the precision guard compares a new prompt with it); else empty.
+    pub prompt: Box<str>,
+    /// What the original answer cost, picodollars (0 when unknown).
+    pub cost_pusd: u64,
+    /// Tokens the original answer used (prompt and output), 0 when unknown.
+    pub tokens: u64,
+}
+
+impl Meta {
+    /// Bytes charged against the bound for the strings.
+    pub fn heap_bytes(&self) -> usize {
+        self.scope.len() + self.model.len() + self.prompt.len()
+    }
 }
 
 /// What an entry costs against the byte bound: key, payload, and the fixed overheads.
@@ -230,6 +258,11 @@ impl ExactCache {
     /// and evicting the least recently used until it fits. An entry larger than a shard's
     /// budget is refused (`false`).
     pub fn insert(&self, k: Key, stored: Stored, now_ms: u64) -> bool {
+        self.insert_with(k, stored, Meta::default(), now_ms)
+    }
+
+    /// [`insert`](Self::insert) with the engine's [`Meta`].
+    pub fn insert_with(&self, k: Key, stored: Stored, meta: Meta, now_ms: u64) -> bool {
         let expires_ms = now_ms.saturating_add(self.ttl_ms);
         self.put(
             k,
@@ -237,6 +270,7 @@ impl ExactCache {
                 stored,
                 created_ms: now_ms,
                 expires_ms,
+                meta,
             },
             now_ms,
         )
@@ -244,7 +278,7 @@ impl ExactCache {
 
     /// Insert an entry with its own times (load keeps the snapshot's).
     fn put(&self, k: Key, entry: Entry, now_ms: u64) -> bool {
-        let bytes = entry_bytes(&entry.stored);
+        let bytes = entry_bytes(&entry.stored) + entry.meta.heap_bytes();
         // Allocate before locking: the critical section only links.
         let entry = Arc::new(entry);
         let mut s = self.shard(k);

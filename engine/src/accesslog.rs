@@ -80,6 +80,8 @@ pub struct Record {
     pub attempts: Attempts,
     /// A request the gateway mirrored to a shadow group (no client saw its answer).
     pub shadow: bool,
+    /// What the response cache did (`hit-exact`, `hit-semantic`, `miss`, `bypass`).
+    pub cache: Option<&'static str>,
 }
 
 /// One upstream attempt: which deployment, what it answered (status 0: no response),
@@ -306,6 +308,11 @@ pub fn format_record(o: &mut String, r: &Record, names: &Names) {
     if r.client_aborted {
         o.push_str(",\"client_aborted\":true");
     }
+    if let Some(c) = r.cache {
+        o.push_str(",\"cache\":\"");
+        o.push_str(c);
+        o.push('"');
+    }
     if r.shadow {
         o.push_str(",\"shadow\":true");
     }
@@ -400,6 +407,7 @@ mod tests {
             key: Some(KeyId::new("ci")),
             attempts: Attempts::default(),
             shadow: false,
+            cache: None,
         }
     }
 

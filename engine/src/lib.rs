@@ -17,6 +17,7 @@
 //! - `engine` depends on `proto` and `cache`, never the reverse.
 
 pub mod accesslog;
+pub mod caching;
 pub mod cli;
 pub mod config;
 mod conn;

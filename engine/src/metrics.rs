@@ -164,6 +164,19 @@ pub struct Shard {
     pub refused_budget: AtomicU64,
     /// Cost of answered requests with a known price, picodollars.
     pub spend_pusd: AtomicU64,
+    /// The response cache: answers served from it (exact, semantic), lookups that found
+    /// nothing, requests that skipped it, semantic hits found in shadow mode (served
+    /// nothing), semantic candidates the precision guard refused, answers stored, failed
+    /// or timed-out embeddings, and what the hits would have cost (picodollars).
+    pub cache_hits_exact: AtomicU64,
+    pub cache_hits_semantic: AtomicU64,
+    pub cache_misses: AtomicU64,
+    pub cache_bypassed: AtomicU64,
+    pub cache_shadow_hits: AtomicU64,
+    pub cache_guard_refused: AtomicU64,
+    pub cache_stored: AtomicU64,
+    pub cache_embed_failed: AtomicU64,
+    pub cache_saved_pusd: AtomicU64,
     /// `[route][model + 1][status slot]`; model slot 0 is "no model".
     requests: Box<[AtomicU64]>,
     total: Box<[Histogram]>,
@@ -198,6 +211,15 @@ impl Shard {
             refused_concurrency: AtomicU64::new(0),
             refused_budget: AtomicU64::new(0),
             spend_pusd: AtomicU64::new(0),
+            cache_hits_exact: AtomicU64::new(0),
+            cache_hits_semantic: AtomicU64::new(0),
+            cache_misses: AtomicU64::new(0),
+            cache_bypassed: AtomicU64::new(0),
+            cache_shadow_hits: AtomicU64::new(0),
+            cache_guard_refused: AtomicU64::new(0),
+            cache_stored: AtomicU64::new(0),
+            cache_embed_failed: AtomicU64::new(0),
+            cache_saved_pusd: AtomicU64::new(0),
             requests: (0..n).map(|_| AtomicU64::new(0)).collect(),
             total: (0..ROUTE_NAMES.len()).map(|_| Histogram::new()).collect(),
             added: (0..ROUTE_NAMES.len()).map(|_| Histogram::new()).collect(),
@@ -289,6 +311,53 @@ impl Metrics {
     /// Cost of answered requests with a known price, USD.
     pub fn spend_usd(&self) -> f64 {
         crate::govern::budget::pusd_to_usd(self.sum(|s| &s.spend_pusd))
+    }
+
+    /// The response cache's counters, when it is on.
+    pub fn render_cache(&self, o: &mut String) {
+        let name = "sluice_cache_requests_total";
+        let _ = writeln!(
+            o,
+            "# HELP {name} Cacheable requests by what the cache did.\n# TYPE {name} counter"
+        );
+        for (result, v) in [
+            ("hit_exact", self.sum(|s| &s.cache_hits_exact)),
+            ("hit_semantic", self.sum(|s| &s.cache_hits_semantic)),
+            ("miss", self.sum(|s| &s.cache_misses)),
+            ("bypass", self.sum(|s| &s.cache_bypassed)),
+        ] {
+            let _ = writeln!(o, "{name}{{result=\"{result}\"}} {v}");
+        }
+        for (name, help, v) in [
+            (
+                "sluice_cache_shadow_hits_total",
+                "Semantic hits found in shadow mode (would have been served; were not).",
+                self.sum(|s| &s.cache_shadow_hits),
+            ),
+            (
+                "sluice_cache_guard_refused_total",
+                "Semantic candidates above the threshold that the precision guard refused.",
+                self.sum(|s| &s.cache_guard_refused),
+            ),
+            (
+                "sluice_cache_stored_total",
+                "Answers stored in the cache.",
+                self.sum(|s| &s.cache_stored),
+            ),
+            (
+                "sluice_cache_embed_failed_total",
+                "Semantic lookups skipped because the embedding failed or timed out.",
+                self.sum(|s| &s.cache_embed_failed),
+            ),
+        ] {
+            let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
+        }
+        let name = "sluice_cache_saved_usd_total";
+        let _ = writeln!(
+            o,
+            "# HELP {name} What the answers served from the cache cost when they were first made.\n# TYPE {name} counter\n{name} {}",
+            crate::govern::budget::pusd_to_usd(self.sum(|s| &s.cache_saved_pusd))
+        );
     }
 
     fn sum(&self, f: impl Fn(&Shard) -> &AtomicU64) -> u64 {

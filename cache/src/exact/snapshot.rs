@@ -4,7 +4,7 @@
 //! loads them at start; this module does no I/O. Keys are canonical ([`crate::canon`]), so
 //! a snapshot written by one process is valid in the next.
 //!
-//! Format, version 1 (every integer little-endian):
+//! Format, version 2 (every integer little-endian; version 1 had no meta):
 //!
 //! ```text
 //! magic     8 bytes  "SLUICEXC"
@@ -17,6 +17,8 @@
 //!   kind       u8    0 = JSON body, 1 = stream
 //!   JSON:      len u64, len bytes
 //!   stream:    frames u64, then per frame: len u64, len bytes
+//!   meta:      scope, model, prompt (each len u64, len bytes of UTF-8),
+//!              cost_pusd u64, tokens u64
 //! checksum  u64      xxh3-64 of every byte before it
 //! ```
 //!
@@ -29,12 +31,12 @@ use std::fmt;
 
 use xxhash_rust::xxh3::xxh3_64;
 
-use super::{Config, Entry, ExactCache, Stored};
+use super::{Config, Entry, ExactCache, Meta, Stored};
 use crate::canon::Key;
 
 const MAGIC: &[u8; 8] = b"SLUICEXC";
 /// Bumped whenever the layout or the meaning of a key changes.
-pub const SNAPSHOT_VERSION: u32 = 1;
+pub const SNAPSHOT_VERSION: u32 = 2;
 const HEADER_BYTES: usize = MAGIC.len() + 4 + 8;
 const CHECKSUM_BYTES: usize = 8;
 const KIND_JSON: u8 = 0;
@@ -55,6 +57,8 @@ pub enum SnapshotError {
     Truncated,
     /// An entry kind other than JSON or stream.
     BadKind(u8),
+    /// A meta string that is not UTF-8.
+    BadText,
     /// Bytes left after the last entry.
     TrailingBytes,
 }
@@ -71,6 +75,7 @@ impl fmt::Display for SnapshotError {
             SnapshotError::Checksum => f.write_str("cache snapshot checksum mismatch"),
             SnapshotError::Truncated => f.write_str("cache snapshot entry is truncated"),
             SnapshotError::BadKind(k) => write!(f, "cache snapshot entry has unknown kind {k}"),
+            SnapshotError::BadText => f.write_str("cache snapshot entry has a non-UTF-8 string"),
             SnapshotError::TrailingBytes => f.write_str("cache snapshot has trailing bytes"),
         }
     }
@@ -106,6 +111,12 @@ impl ExactCache {
                     }
                 }
             }
+            let m = &e.meta;
+            for s in [&m.scope, &m.model, &m.prompt] {
+                put_bytes(&mut out, s.as_bytes());
+            }
+            out.extend_from_slice(&m.cost_pusd.to_le_bytes());
+            out.extend_from_slice(&m.tokens.to_le_bytes());
         }
         let sum = xxh3_64(&out);
         out.extend_from_slice(&sum.to_le_bytes());
@@ -152,6 +163,13 @@ impl ExactCache {
                 }
                 k => return Err(SnapshotError::BadKind(k)),
             };
+            let meta = Meta {
+                scope: r.text()?,
+                model: r.text()?,
+                prompt: r.text()?,
+                cost_pusd: r.u64()?,
+                tokens: r.u64()?,
+            };
             if now_ms < expires_ms {
                 cache.put(
                     key,
@@ -159,6 +177,7 @@ impl ExactCache {
                         stored,
                         created_ms,
                         expires_ms,
+                        meta,
                     },
                     now_ms,
                 );
@@ -216,6 +235,12 @@ impl<'a> Reader<'a> {
             Ok(n) if n <= self.b.len() / unit => Ok(n),
             _ => Err(SnapshotError::Truncated),
         }
+    }
+
+    fn text(&mut self) -> Result<Box<str>, SnapshotError> {
+        std::str::from_utf8(self.bytes()?)
+            .map(Into::into)
+            .map_err(|_| SnapshotError::BadText)
     }
 
     fn bytes(&mut self) -> Result<&'a [u8], SnapshotError> {

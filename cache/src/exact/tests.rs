@@ -11,7 +11,8 @@ fn check(c: &ExactCache) {
             let slot = &s.slots[i as usize];
             assert_eq!(slot.prev, prev, "back link");
             assert_eq!(s.map.get(&slot.key), Some(&i), "map and list agree");
-            assert_eq!(slot.bytes, entry_bytes(&s.entry(i).stored));
+            let e = s.entry(i);
+            assert_eq!(slot.bytes, entry_bytes(&e.stored) + e.meta.heap_bytes());
             bytes += slot.bytes;
             n += 1;
             prev = i;
@@ -64,7 +65,8 @@ fn get_returns_what_was_inserted() {
         Entry {
             stored: json(10),
             created_ms: 5,
-            expires_ms: 1005
+            expires_ms: 1005,
+            meta: Meta::default(),
         }
     );
     let s = c.stats();
@@ -347,7 +349,18 @@ fn sample() -> ExactCache {
         200,
     );
     c.insert(Key(3 << 64 | 3), stream(&[]), 300);
-    c.insert(Key(u128::MAX), json(0), 400);
+    c.insert_with(
+        Key(u128::MAX),
+        json(0),
+        Meta {
+            scope: "k:alpha".into(),
+            model: "gpt-4o".into(),
+            prompt: "Quelle est la capitale de la France ?".into(),
+            cost_pusd: 12_345,
+            tokens: 77,
+        },
+        400,
+    );
     c
 }
 

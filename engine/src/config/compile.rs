@@ -123,6 +123,18 @@ pub(super) fn compile(
         server, limits, auth, access_log, providers, models, tags, demo,
     );
     snap.governance = governance;
+    snap.cache = super::cache::compile(&raw.cache, src)?;
+    if let Some(super::EmbedderSpec::Provider { model, .. }) =
+        snap.cache.as_ref().and_then(|c| c.semantic.as_ref()).map(|s| &s.embedder)
+    {
+        if snap.find(model.as_bytes()).is_none() {
+            return Err(src.err(
+                raw.cache.semantic.model.as_ref().map(|m| m.span()),
+                "cache.semantic.model",
+                format!("no model {model:?} is configured (the provider embedder calls it through this gateway)"),
+            ));
+        }
+    }
     // Parents must exist, tags must be known: build the directory once to find out.
     crate::govern::Directory::build(snap.governance.docs.clone(), None, &snap)
         .map_err(|e| src.err(None, "keys", e))?;

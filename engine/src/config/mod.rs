@@ -4,6 +4,7 @@
 //! Architecture invariant: this module is the only place configuration becomes runtime
 //! state. The request path reads a `Snapshot` and nothing else.
 
+mod cache;
 mod compile;
 mod demo;
 mod raw;
@@ -16,6 +17,7 @@ mod tests;
 use std::net::SocketAddr;
 use std::path::Path;
 
+pub use cache::{CacheConfig, CacheScope, EmbedderSpec, SemanticConfig, SemanticMode};
 pub use compile::{parse_driver, DEFAULT_ADMIN_LISTEN, DEFAULT_LISTEN, DEFAULT_TIMEOUTS};
 pub use demo::{DEMO_KEY, DEMO_MODEL};
 pub use snapshot::{

@@ -32,6 +32,8 @@ pub struct RawConfig {
     pub data: RawData,
     #[serde(default)]
     pub governance: RawGovernance,
+    #[serde(default)]
+    pub cache: super::cache::RawCache,
     /// The hierarchy declared in the file (read-only through the admin API).
     #[serde(default)]
     pub orgs: Vec<Spanned<Doc>>,

@@ -297,6 +297,8 @@ pub struct Snapshot {
     /// Whether this snapshot is the built-in demo.
     pub demo: bool,
     pub governance: Governance,
+    /// `[cache]`, when the response cache is on.
+    pub cache: Option<super::CacheConfig>,
 }
 
 /// Virtual keys and their hierarchy as the config declares them, and the settings of
@@ -402,6 +404,7 @@ impl Snapshot {
             exact,
             demo,
             governance: Governance::default(),
+            cache: None,
         }
     }
 

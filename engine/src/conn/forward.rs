@@ -970,6 +970,9 @@ impl<S: AsyncWriteRent> Streamer<'_, S> {
             // read its usage on the way through.
             self.req.usage = stream_usage::json_usage(&self.ubuf[start..start + take]);
         }
+        if let Some(c) = self.req.capture.as_deref_mut() {
+            c.push(&self.ubuf[start..start + take]);
+        }
         self.wbuf.extend_from_slice(&self.ubuf[start..start + take]);
         self.flush().await?;
         let mut left = n - take as u64;
@@ -981,6 +984,9 @@ impl<S: AsyncWriteRent> Streamer<'_, S> {
             }
             let k = (got as u64).min(left) as usize;
             reusable &= got == k;
+            if let Some(c) = self.req.capture.as_deref_mut() {
+                c.push(&self.ubuf[..k]);
+            }
             self.req.bytes_out += k as u64;
             write_range(self.io, self.ubuf, 0, k)
                 .await
@@ -1008,6 +1014,9 @@ impl<S: AsyncWriteRent> Streamer<'_, S> {
                 match ev {
                     ChunkEvent::Data { start: s, end: e } => {
                         let data = &self.ubuf[pos + s..pos + e];
+                        if let Some(c) = self.req.capture.as_deref_mut() {
+                            c.push(data);
+                        }
                         if client_chunked {
                             write_chunk(self.wbuf, data);
                         } else {
@@ -1051,6 +1060,9 @@ impl<S: AsyncWriteRent> Streamer<'_, S> {
         let mut pos = start;
         loop {
             let data = &self.ubuf[pos..];
+            if let Some(c) = self.req.capture.as_deref_mut() {
+                c.push(data);
+            }
             if client_chunked {
                 write_chunk(self.wbuf, data);
             } else {

@@ -45,6 +45,21 @@ impl Governed {
         &self.dir.nodes[self.dir.keys[self.key].node].id
     }
 
+    /// The key's team or org (`level`), when it has one: its kind and id.
+    pub fn ancestor(
+        &self,
+        level: crate::govern::spec::Kind,
+    ) -> Option<(crate::govern::spec::Kind, &str)> {
+        let dir = &self.dir;
+        dir.keys[self.key]
+            .parents
+            .iter()
+            .flatten()
+            .map(|&i| &dir.nodes[i])
+            .find(|n| n.kind == level)
+            .map(|n| (n.kind, &*n.id))
+    }
+
     /// The deployment tags the key's metadata requires; `None`: a tag no deployment
     /// carries.
     pub fn required_tags(&self) -> Option<u64> {
@@ -144,6 +159,7 @@ impl Conn<'_> {
         endpoint: Endpoint,
         body: &[u8],
         user_member: Option<&[u8]>,
+        hit_tokens: Option<u64>,
     ) -> Result<Option<u64>, (GatewayError, String)> {
         let Some(g) = req.gov.as_mut() else {
             return Ok(None);
@@ -160,7 +176,10 @@ impl Conn<'_> {
         let snap = &w.snap;
         let node = &dir.nodes[policy.node];
         let ml = policy.model_limit(name);
-        let needs_tokens = endpoint != Endpoint::CountTokens
+        // A cache hit costs nothing and generates nothing: it takes a request from RPM,
+        // and its tokens from TPM only when `hits_count_tpm` asks for that.
+        let needs_tokens = hit_tokens.is_none()
+            && endpoint != Endpoint::CountTokens
             && (dir.path(policy).any(|n| n.tpm.is_some())
                 || ml.is_some_and(|l| l.tpm.is_some())
                 || policy.end_user.as_ref().is_some_and(|e| e.tpm.is_some())
@@ -208,7 +227,10 @@ impl Conn<'_> {
         if endpoint == Endpoint::CountTokens {
             tokens = 0;
         }
-        let cost = if endpoint == Endpoint::CountTokens {
+        if let Some(t) = hit_tokens {
+            tokens = t;
+        }
+        let cost = if endpoint == Endpoint::CountTokens || hit_tokens.is_some() {
             Some(0)
         } else if policy.budgeted {
             let worst = worst_price(w, found);

@@ -10,7 +10,9 @@
 //! what is written. Both come from the worker's buffer pool and are reused for every
 //! request on the connection: the hot path allocates nothing else per request.
 
+mod cached;
 mod demo;
+mod embed_remote;
 mod failover;
 mod forward;
 mod govern;
@@ -76,6 +78,14 @@ pub(crate) struct Req {
     /// What the request cost (picodollars), from its usage and the answering
     /// deployment's price, when both are known.
     pub cost: Option<u64>,
+    /// What the response cache did, and a semantic hit's similarity.
+    pub cache: cached::CacheStatus,
+    pub similarity: Option<f32>,
+    /// A cacheable miss's answer, captured on its way to the client.
+    pub capture: Option<Box<cached::Capture>>,
+    /// The gateway capped the output upstream (a budget's allowance): the answer is not
+    /// the one the client asked for, and is not cached.
+    pub output_capped: bool,
 }
 
 impl Req {
@@ -103,6 +113,10 @@ impl Req {
             shadow: false,
             gov: None,
             cost: None,
+            cache: cached::CacheStatus::Off,
+            similarity: None,
+            capture: None,
+            output_capped: false,
         }
     }
 
@@ -543,6 +557,21 @@ impl Conn<'_> {
             return next;
         };
         req.model = Some(found.index);
+        let first = &found.model.deployments[0];
+        let first_kind = w.snap.providers[first.provider].kind;
+        let hit = if first_kind == ProviderKind::Demo {
+            None
+        } else {
+            self.cache_lookup(head, endpoint, body_at, &name, req).await
+        };
+        let hit_tokens = hit.as_ref().map(|h| {
+            let count = w.shared.cache.as_ref().is_some_and(|c| c.cfg.hits_count_tpm);
+            if count {
+                h.tokens()
+            } else {
+                0
+            }
+        });
         let user_member = members[3].map(|v| v.bytes(self.body(body_at)));
         let admitted = self.admit(
             req,
@@ -551,10 +580,14 @@ impl Conn<'_> {
             endpoint,
             self.body(body_at),
             user_member,
+            hit_tokens,
         );
         let output_cap = match admitted {
             Ok(cap) => cap,
             Err((e, detail)) => {
+                if req.cache.hit() {
+                    req.cache = cached::CacheStatus::Off;
+                }
                 let next = self
                     .respond_error(io, e, Some(detail.as_bytes()), req)
                     .await;
@@ -562,8 +595,13 @@ impl Conn<'_> {
                 return next;
             }
         };
-        let first = &found.model.deployments[0];
-        let first_kind = w.snap.providers[first.provider].kind;
+        req.output_capped = output_cap.is_some();
+        if let Some(hit) = hit {
+            let include_usage = cached::asks_usage(self.body(body_at), members[2]);
+            let next = self.serve_hit(io, &hit, include_usage, req).await;
+            self.name = name;
+            return next;
+        }
         let anthropic_ingress = matches!(endpoint, Endpoint::Messages | Endpoint::CountTokens);
         let next = if first_kind == ProviderKind::Demo {
             // INVARIANT (config): a demo deployment is alone in its group.
@@ -737,6 +775,7 @@ impl Conn<'_> {
     /// waits.
     fn finish(&self, req: &mut Req) {
         govern::settle(self.w, req);
+        cached::store(self.w, req);
         log_record(self.w, req, Some(self.peer));
     }
 
@@ -797,6 +836,7 @@ pub(super) fn log_record(w: &Worker, req: &Req, peer: Option<SocketAddr>) {
         client_aborted: req.client_aborted,
         usage: req.usage.map(Into::into),
         cost: req.cost,
+        cache: req.cache.name(),
         key: req.gov.as_ref().map(|g| accesslog::KeyId::new(g.key_id())),
         attempts: req.attempts,
         shadow: req.shadow,

@@ -51,6 +51,13 @@ pub fn write_route_headers(out: &mut Vec<u8>, req: &Req, labels: &[Box<str>]) {
     if let Some(g) = &req.gov {
         super::govern::write_headers(out, g);
     }
+    if let Some(c) = req.cache.name() {
+        write_header(out, b"x-sluice-cache", c.as_bytes());
+    }
+    if let Some(s) = req.similarity {
+        let v = format!("{s:.4}");
+        write_header(out, b"x-sluice-cache-similarity", v.as_bytes());
+    }
 }
 
 /// `connection: close` when this is the last response; `connection: keep-alive` for an

@@ -39,7 +39,19 @@ fn usage_chunk(event: &[u8]) -> Option<Usage> {
         .iter()
         .rposition(|b| !b"\r\n".contains(b))
         .map_or(0, |i| i + 1);
-    let chunk: ChatChunk = serde_json::from_slice(&data[..end]).ok()?;
+    payload_usage(&data[..end])
+}
+
+/// Whether a stored stream payload (an event's `data`, as the cache keeps it) is the
+/// usage chunk.
+pub(super) fn usage_chunk_payload(data: &[u8]) -> bool {
+    memmem::find(data, b"\"choices\":[]").is_some()
+        && memmem::find(data, b"\"usage\"").is_some()
+        && payload_usage(data).is_some()
+}
+
+fn payload_usage(data: &[u8]) -> Option<Usage> {
+    let chunk: ChatChunk = serde_json::from_slice(data).ok()?;
     if !chunk.choices.is_empty() {
         return None;
     }
@@ -71,7 +83,7 @@ pub(super) fn json_usage(body: &[u8]) -> Option<Usage> {
 /// With `include_usage`, OpenAI adds `"usage":null` to every other chunk; a client that
 /// did not ask gets the chunk without it. In JSON text the byte sequence can only be a
 /// member (inside a string its quotes would be escaped).
-fn without_null_usage(event: &[u8], out: &mut Vec<u8>) {
+pub(super) fn without_null_usage(event: &[u8], out: &mut Vec<u8>) {
     const NULL_USAGE: &[u8] = b",\"usage\":null";
     match memmem::find(event, NULL_USAGE) {
         Some(i) => {
@@ -98,7 +110,13 @@ impl<S: AsyncWriteRent> Streamer<'_, S> {
         let mut usage = None;
         // What one read produced, framed as one chunk for the client (reused).
         let mut frame = Vec::with_capacity(1024);
+        // The cache keeps the stream as the upstream sent it, usage included: a later
+        // client that asks for usage gets it from the replay.
+        let mut capture = self.req.capture.take();
         let mut sink = |data: &[u8], wbuf: &mut Vec<u8>| {
+            if let Some(c) = capture.as_deref_mut() {
+                c.push(data);
+            }
             frame.clear();
             let r = splitter.push(data, |ev| match usage_chunk(ev) {
                 Some(u) => usage = Some(u),
@@ -107,9 +125,11 @@ impl<S: AsyncWriteRent> Streamer<'_, S> {
             put(wbuf, &frame, client_chunked);
             r.map_err(|_| TranslateError::TooLarge)
         };
-        let reusable = self
+        let pumped = self
             .pump(resp, u64::MAX, true, closed.as_mut(), &mut sink)
-            .await?;
+            .await;
+        self.req.capture = capture;
+        let reusable = pumped?;
         // Bytes after the last blank line (an unterminated event) are relayed as they
         // came, as a plain relay would have.
         put(self.wbuf, splitter.pending_bytes(), client_chunked);

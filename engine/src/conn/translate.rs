@@ -370,18 +370,28 @@ impl<S: AsyncWriteRent> Streamer<'_, S> {
             self.flush().await?;
             let mut t = tr.stream_translator(&id, created);
             let mut frame = Vec::with_capacity(1024);
+            // The client's (translated) stream is what the cache keeps.
+            let mut capture = self.req.capture.take();
             let mut sink = |data: &[u8], wbuf: &mut Vec<u8>| {
                 frame.clear();
                 t.feed(data, &mut frame)?;
+                if let Some(c) = capture.as_deref_mut() {
+                    c.push(&frame);
+                }
                 put(wbuf, &frame, client_chunked);
                 Ok(())
             };
-            let reusable = self
+            let pumped = self
                 .pump(resp, u64::MAX, true, closed.as_mut(), &mut sink)
-                .await?;
+                .await;
+            self.req.capture = capture;
+            let reusable = pumped?;
             frame.clear();
             let finished = t.finish(&mut frame);
             self.req.usage = Some(t.usage());
+            if let Some(c) = self.req.capture.as_deref_mut() {
+                c.push(&frame);
+            }
             put(self.wbuf, &frame, client_chunked);
             match finished {
                 Ok(()) => {
@@ -421,6 +431,9 @@ impl<S: AsyncWriteRent> Streamer<'_, S> {
                     .response(&body, &id, created, &mut out)
                     .map_err(|_| StreamError::Upstream(GatewayError::UpstreamUntranslatable))?;
                 self.req.usage = Some(usage);
+                if let Some(c) = self.req.capture.as_deref_mut() {
+                    c.push(&out);
+                }
                 200
             } else {
                 let error_type = uheaders[..resp.header_count]

@@ -100,6 +100,22 @@ fn route(shared: &Shared, method: &str, target: &str, body: &[u8]) -> Result<Ans
     match (method, parts.as_slice()) {
         ("GET", ["budgets"]) => Ok(budgets(shared)),
         ("GET", ["spend"]) => spend(shared, query),
+        ("GET", ["cache"]) => Ok(ok(200, cache_on(shared)?.stats_json())),
+        ("DELETE", ["cache"]) => purge_cache(shared, query),
+        ("POST", ["cache", "snapshot"]) => {
+            let c = cache_on(shared)?;
+            if !c.persistent() {
+                return Err(ApiError::new(
+                    409,
+                    "no_data_directory",
+                    "cache snapshots need a data directory ([data] dir)",
+                ));
+            }
+            let bytes = c
+                .save()
+                .map_err(|e| ApiError::new(500, "snapshot_failed", e.to_string()))?;
+            Ok(ok(200, json!({ "saved_bytes": bytes })))
+        }
         ("POST", ["keys", id, "rotate"]) => rotate(shared, id, body),
         ("POST", ["keys"]) => create_key(shared, body),
         ("DELETE", ["keys", id]) => revoke(shared, id),
@@ -354,6 +370,74 @@ fn budgets(shared: &Shared) -> Answer {
         })
         .collect();
     ok(200, json!({ "data": data }))
+}
+
+fn cache_on(shared: &Shared) -> Result<&crate::caching::Caching, ApiError> {
+    shared
+        .cache
+        .as_ref()
+        .ok_or_else(|| ApiError::new(409, "cache_off", "the response cache is off ([cache] enabled)"))
+}
+
+/// `DELETE /admin/cache[?key=|team=|org=ID][&model=NAME]`: drop the answers of a tenant
+/// (a team or org includes its keys' own answers), of a model, or all of them.
+fn purge_cache(shared: &Shared, query: &str) -> Result<Answer, ApiError> {
+    let c = cache_on(shared)?;
+    let mut tenant: Option<(Kind, &str)> = None;
+    let mut model = None;
+    for (k, v) in query.split('&').filter_map(|p| p.split_once('=')) {
+        let kind = match k {
+            "key" => Kind::Key,
+            "team" => Kind::Team,
+            "org" => Kind::Org,
+            "model" => {
+                model = Some(v);
+                continue;
+            }
+            _ => {
+                return Err(ApiError::new(
+                    400,
+                    "invalid_request",
+                    format!("unknown parameter {k:?}: key, team, org or model"),
+                ))
+            }
+        };
+        if tenant.replace((kind, v)).is_some() {
+            return Err(ApiError::new(
+                400,
+                "invalid_request",
+                "name one tenant: key, team or org",
+            ));
+        }
+    }
+    let scopes = tenant.map(|(kind, id)| {
+        // Answers are scoped by key, team or org (the `scope` setting): every scope
+        // string under this tenant.
+        let dir = shared.gov.load();
+        let mut set = std::collections::HashSet::new();
+        let tag = |k: Kind| match k {
+            Kind::Team => 't',
+            Kind::Org => 'o',
+            _ => 'k',
+        };
+        set.insert(format!("{}:{id}", tag(kind)));
+        for k in dir.keys.iter() {
+            let nodes = std::iter::once(k.node)
+                .chain(k.parents.iter().flatten().copied())
+                .map(|i| &dir.nodes[i]);
+            let under = nodes
+                .clone()
+                .any(|n| n.kind == kind && &*n.id == id);
+            if under {
+                for n in nodes.filter(|n| n.kind == Kind::Key || n.kind == Kind::Team) {
+                    set.insert(format!("{}:{}", tag(n.kind), n.id));
+                }
+            }
+        }
+        set
+    });
+    let purged = c.purge(scopes.as_ref(), model);
+    Ok(ok(200, json!({ "purged": purged })))
 }
 
 fn spend(shared: &Shared, query: &str) -> Result<Answer, ApiError> {

@@ -37,6 +37,10 @@ impl Shared {
                 self.health.get(d).map(|h| h.breaker.state(now))
             });
         self.render_governance(&mut text);
+        if let Some(c) = &self.cache {
+            self.metrics.render_cache(&mut text);
+            c.render_gauges(&mut text);
+        }
         text
     }
 
@@ -72,6 +76,8 @@ pub struct Shared {
     /// Soft budget thresholds crossed, by (scope, id, percent), for the metrics.
     budget_events: Mutex<BTreeMap<(&'static str, String, u8), u64>>,
     webhook: Option<Mutex<Sender<String>>>,
+    /// The response cache, when `[cache]` is on.
+    pub cache: Option<crate::caching::Caching>,
 }
 
 impl Shared {
@@ -203,6 +209,8 @@ pub struct ServerHandle {
     health: Option<JoinHandle<()>>,
     /// The spend ledger writer; commits what it holds and exits when its inbox closes.
     ledger: Option<JoinHandle<()>>,
+    /// Saves the response cache every `snapshot_interval_seconds`; stops on `draining`.
+    cache_saver: Option<JoinHandle<()>>,
 }
 
 /// SO_REUSEPORT listeners on one address, one per worker: the kernel spreads incoming
@@ -260,7 +268,15 @@ pub fn start(snap: Snapshot) -> io::Result<ServerHandle> {
         Some((tx, h)) => (Some(tx), Some(h)),
         None => (None, None),
     };
+    let cache = match &snap.cache {
+        None => None,
+        Some(c) => Some(
+            crate::caching::Caching::new(c.clone(), snap.governance.data_dir.as_deref())
+                .map_err(io::Error::other)?,
+        ),
+    };
     let shared = Arc::new(Shared {
+        cache,
         gov: started.board,
         admin_key: snap
             .governance
@@ -338,6 +354,7 @@ pub fn start(snap: Snapshot) -> io::Result<ServerHandle> {
     let admin = std::thread::Builder::new()
         .name("sluice-admin".into())
         .spawn(move || admin::run(admin_listener, admin_shared, arx))?;
+    let cache_saver = spawn_cache_saver(&shared)?;
     Ok(ServerHandle {
         addr,
         admin_addr,
@@ -348,7 +365,51 @@ pub fn start(snap: Snapshot) -> io::Result<ServerHandle> {
         log: log_thread,
         health: health_thread,
         ledger: ledger_thread,
+        cache_saver,
     })
+}
+
+/// The thread that snapshots the response cache to the data directory periodically
+/// (the final snapshot is written by `join`, after the workers stopped).
+fn spawn_cache_saver(shared: &Arc<Shared>) -> io::Result<Option<JoinHandle<()>>> {
+    let Some(c) = &shared.cache else {
+        return Ok(None);
+    };
+    if c.cfg.snapshot_interval_s == 0 || !c.persistent() {
+        return Ok(None);
+    }
+    let every = Duration::from_secs(c.cfg.snapshot_interval_s);
+    let shared = shared.clone();
+    std::thread::Builder::new()
+        .name("sluice-cache-saver".into())
+        .spawn(move || {
+            let mut last = Instant::now();
+            while !shared.draining.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(200));
+                if last.elapsed() >= every {
+                    last = Instant::now();
+                    if let Some(c) = &shared.cache {
+                        save_cache(c);
+                    }
+                }
+            }
+        })
+        .map(Some)
+}
+
+/// Write the cache's snapshot, logging the outcome.
+fn save_cache(c: &crate::caching::Caching) {
+    let t = Instant::now();
+    match c.save() {
+        Ok(n) => log::info(
+            "cache snapshot saved",
+            &[
+                ("bytes", &n.to_string()),
+                ("ms", &t.elapsed().as_millis().to_string()),
+            ],
+        ),
+        Err(e) => log::error("cache snapshot failed", &[("error", &e.to_string())]),
+    }
 }
 
 impl ServerHandle {
@@ -396,6 +457,14 @@ impl ServerHandle {
         if let Some(h) = self.health.take() {
             self.shared.draining.store(true, Ordering::SeqCst);
             let _ = h.join();
+        }
+        if let Some(h) = self.cache_saver.take() {
+            self.shared.draining.store(true, Ordering::SeqCst);
+            let _ = h.join();
+        }
+        // Every answer the workers stored is in; the next start reloads them.
+        if let Some(c) = self.shared.cache.as_ref().filter(|c| c.persistent()) {
+            save_cache(c);
         }
         // The workers flushed their spend and dropped their senders; closing the last
         // one lets the writer commit everything and exit: a graceful stop loses nothing.
