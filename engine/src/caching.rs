@@ -202,8 +202,16 @@ impl Caching {
         let mut gauge = |name: &str, help: &str, v: u64| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
         };
-        gauge("sluice_cache_entries", "Answers in the exact cache.", s.entries);
-        gauge("sluice_cache_bytes", "Bytes the exact cache holds (of its bound).", s.bytes);
+        gauge(
+            "sluice_cache_entries",
+            "Answers in the exact cache.",
+            s.entries,
+        );
+        gauge(
+            "sluice_cache_bytes",
+            "Bytes the exact cache holds (of its bound).",
+            s.bytes,
+        );
         gauge(
             "sluice_cache_evictions",
             "Answers evicted from the exact cache to stay within its bound (since start).",
@@ -303,7 +311,10 @@ fn read_snapshot(path: &Path) -> Option<Vec<u8>> {
         Err(e) => {
             log::warn(
                 "cache snapshot not read",
-                &[("path", &path.display().to_string()), ("error", &e.to_string())],
+                &[
+                    ("path", &path.display().to_string()),
+                    ("error", &e.to_string()),
+                ],
             );
             None
         }

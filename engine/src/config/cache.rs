@@ -138,7 +138,10 @@ const THRESHOLD: f64 = 0.85;
 const MESSAGES_MAX: u64 = 8;
 const TIMEOUT_MS: u64 = 250;
 
-pub(super) fn compile(raw: &RawCache, src: &Source<'_>) -> Result<Option<CacheConfig>, ConfigError> {
+pub(super) fn compile(
+    raw: &RawCache,
+    src: &Source<'_>,
+) -> Result<Option<CacheConfig>, ConfigError> {
     let s = &raw.semantic;
     let at = |v: &dyn SpanOf, field: &str, msg: &str| src.err(Some(v.span_of()), field, msg);
     let scope = match raw.scope.as_ref().map(|v| (v, v.get_ref().as_str())) {
@@ -153,7 +156,13 @@ pub(super) fn compile(raw: &RawCache, src: &Source<'_>) -> Result<Option<CacheCo
         Some(x) if (lo..=hi).contains(x.get_ref()) => Ok(*x.get_ref()),
         Some(x) => Err(at(x, field, &format!("must be from {lo} to {hi}"))),
     };
-    let ttl_s = ranged(&raw.ttl_seconds, "cache.ttl_seconds", 1, 365 * 86_400, TTL_S)?;
+    let ttl_s = ranged(
+        &raw.ttl_seconds,
+        "cache.ttl_seconds",
+        1,
+        365 * 86_400,
+        TTL_S,
+    )?;
     let memory_mb = ranged(&raw.memory_mb, "cache.memory_mb", 1, 1 << 20, MEMORY_MB)?;
     let snapshot_interval_s = ranged(
         &raw.snapshot_interval_seconds,
@@ -176,40 +185,49 @@ pub(super) fn compile(raw: &RawCache, src: &Source<'_>) -> Result<Option<CacheCo
             Some(v) if (0.5..=1.0).contains(v.get_ref()) => *v.get_ref(),
             Some(v) => return Err(at(v, "cache.semantic.threshold", "must be from 0.5 to 1.0")),
         };
-        let embedder = match s.embedder.as_ref().map(|v| (v, v.get_ref().as_str())) {
-            None | Some((_, "lexical")) => EmbedderSpec::Lexical {
-                dims: ranged(&s.dims, "cache.semantic.dims", 16, 8192, 512)? as usize,
-            },
-            Some((v, "static")) => match &s.model_dir {
-                Some(d) => EmbedderSpec::Static {
-                    dir: d.get_ref().into(),
+        let embedder =
+            match s.embedder.as_ref().map(|v| (v, v.get_ref().as_str())) {
+                None | Some((_, "lexical")) => EmbedderSpec::Lexical {
+                    dims: ranged(&s.dims, "cache.semantic.dims", 16, 8192, 512)? as usize,
                 },
-                None => {
-                    return Err(at(
-                        v,
-                        "cache.semantic.model_dir",
-                        "the static embedder needs `model_dir` (a model2vec directory)",
-                    ))
-                }
-            },
-            Some((v, "provider")) => match &s.model {
-                Some(m) => EmbedderSpec::Provider {
-                    model: m.get_ref().clone(),
-                    timeout_ms: ranged(&s.timeout_ms, "cache.semantic.timeout_ms", 1, 60_000, TIMEOUT_MS)?,
-                    dims: ranged(&s.dims, "cache.semantic.dims", 16, 8192, 1536)? as usize,
+                Some((v, "static")) => match &s.model_dir {
+                    Some(d) => EmbedderSpec::Static {
+                        dir: d.get_ref().into(),
+                    },
+                    None => {
+                        return Err(at(
+                            v,
+                            "cache.semantic.model_dir",
+                            "the static embedder needs `model_dir` (a model2vec directory)",
+                        ))
+                    }
                 },
-                None => {
-                    return Err(at(
+                Some((v, "provider")) => match &s.model {
+                    Some(m) => EmbedderSpec::Provider {
+                        model: m.get_ref().clone(),
+                        timeout_ms: ranged(
+                            &s.timeout_ms,
+                            "cache.semantic.timeout_ms",
+                            1,
+                            60_000,
+                            TIMEOUT_MS,
+                        )?,
+                        dims: ranged(&s.dims, "cache.semantic.dims", 16, 8192, 1536)? as usize,
+                    },
+                    None => return Err(at(
                         v,
                         "cache.semantic.model",
                         "the provider embedder needs `model` (an embeddings model of this gateway)",
+                    )),
+                },
+                Some((v, _)) => {
+                    return Err(at(
+                        v,
+                        "cache.semantic.embedder",
+                        "`lexical`, `static` or `provider`",
                     ))
                 }
-            },
-            Some((v, _)) => {
-                return Err(at(v, "cache.semantic.embedder", "`lexical`, `static` or `provider`"))
-            }
-        };
+            };
         let quantization = match s.quantization.as_ref().map(|v| (v, v.get_ref().as_str())) {
             None | Some((_, "i8")) => cache::semantic::Quantization::I8,
             Some((_, "f16")) => cache::semantic::Quantization::F16,
@@ -219,7 +237,11 @@ pub(super) fn compile(raw: &RawCache, src: &Source<'_>) -> Result<Option<CacheCo
             None => 2.0,
             Some(v) if (0.0..=2.0).contains(v.get_ref()) => *v.get_ref(),
             Some(v) => {
-                return Err(at(v, "cache.semantic.temperature_max", "must be from 0 to 2"))
+                return Err(at(
+                    v,
+                    "cache.semantic.temperature_max",
+                    "must be from 0 to 2",
+                ))
             }
         };
         Some(SemanticConfig {
@@ -227,11 +249,17 @@ pub(super) fn compile(raw: &RawCache, src: &Source<'_>) -> Result<Option<CacheCo
             threshold: threshold as f32,
             guard: s.guard.unwrap_or(true),
             embedder,
-            capacity: ranged(&s.capacity, "cache.semantic.capacity", 1, 1 << 32, CAPACITY)? as usize,
+            capacity: ranged(&s.capacity, "cache.semantic.capacity", 1, 1 << 32, CAPACITY)?
+                as usize,
             quantization,
             temperature_max,
-            messages_max: ranged(&s.messages_max, "cache.semantic.messages_max", 1, 10_000, MESSAGES_MAX)?
-                as usize,
+            messages_max: ranged(
+                &s.messages_max,
+                "cache.semantic.messages_max",
+                1,
+                10_000,
+                MESSAGES_MAX,
+            )? as usize,
             tools: s.tools.unwrap_or(false),
         })
     };

@@ -124,8 +124,11 @@ pub(super) fn compile(
     );
     snap.governance = governance;
     snap.cache = super::cache::compile(&raw.cache, src)?;
-    if let Some(super::EmbedderSpec::Provider { model, .. }) =
-        snap.cache.as_ref().and_then(|c| c.semantic.as_ref()).map(|s| &s.embedder)
+    if let Some(super::EmbedderSpec::Provider { model, .. }) = snap
+        .cache
+        .as_ref()
+        .and_then(|c| c.semantic.as_ref())
+        .map(|s| &s.embedder)
     {
         if snap.find(model.as_bytes()).is_none() {
             return Err(src.err(

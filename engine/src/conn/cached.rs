@@ -166,7 +166,11 @@ impl Conn<'_> {
         let mut semantic = None;
         if let (Some(s), Endpoint::Chat) = (&c.semantic, endpoint) {
             if let Some((ctx, text)) = eligible(&s.cfg, body)
-                .then(|| canon::split_last_user(route, scope.as_bytes(), body).ok().flatten())
+                .then(|| {
+                    canon::split_last_user(route, scope.as_bytes(), body)
+                        .ok()
+                        .flatten()
+                })
                 .flatten()
             {
                 let text = cut(&text, EMBED_TEXT_BYTES_MAX);
@@ -212,7 +216,10 @@ impl Conn<'_> {
                                     &[
                                         ("request_id", &format!("{:016x}", req.id)),
                                         ("similarity", &format!("{:.4}", h.similarity)),
-                                        ("prompt_hash", &format!("{:016x}", xxh3_64(text.as_bytes()))),
+                                        (
+                                            "prompt_hash",
+                                            &format!("{:016x}", xxh3_64(text.as_bytes())),
+                                        ),
                                         ("cached_prompt_hash", &format!("{:016x}", h.prompt_hash)),
                                         ("scope", &meta.scope),
                                         ("model", &meta.model),
@@ -282,7 +289,8 @@ impl Conn<'_> {
                 Stored::Stream(frames) => {
                     let refs: Vec<&[u8]> = frames.iter().map(|f| &f[..]).collect();
                     // INVARIANT: `servable` assembled it once already.
-                    assembled = proto::chat::replay::chunks_to_completion(&refs).unwrap_or_default();
+                    assembled =
+                        proto::chat::replay::chunks_to_completion(&refs).unwrap_or_default();
                     &assembled
                 }
             };
@@ -491,9 +499,7 @@ fn eligible(cfg: &crate::config::SemanticConfig, body: &[u8]) -> bool {
     if !cfg.tools && (has(2) || has(4)) {
         return false;
     }
-    found[3].is_some_and(|v| {
-        v.kind == Kind::Array && array_len(v.bytes(body)) <= cfg.messages_max
-    })
+    found[3].is_some_and(|v| v.kind == Kind::Array && array_len(v.bytes(body)) <= cfg.messages_max)
 }
 
 /// Elements of a JSON array (already validated): top-level commas plus one.

@@ -132,7 +132,9 @@ async fn exchange(uio: &mut UpstreamIo, req: &mut Vec<u8>) -> Option<(Option<Vec
     let reusable = match head.body {
         BodyFraming::None => head.keep_alive,
         BodyFraming::Length(n) => {
-            let n = usize::try_from(n).ok().filter(|&n| n as u64 <= LIMITS.body_bytes_max)?;
+            let n = usize::try_from(n)
+                .ok()
+                .filter(|&n| n as u64 <= LIMITS.body_bytes_max)?;
             while buf.len() < pos + n {
                 if read_more(uio, &mut buf, 16 * 1024).await.ok()? == 0 {
                     return None;

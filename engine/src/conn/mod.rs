@@ -565,7 +565,11 @@ impl Conn<'_> {
             self.cache_lookup(head, endpoint, body_at, &name, req).await
         };
         let hit_tokens = hit.as_ref().map(|h| {
-            let count = w.shared.cache.as_ref().is_some_and(|c| c.cfg.hits_count_tpm);
+            let count = w
+                .shared
+                .cache
+                .as_ref()
+                .is_some_and(|c| c.cfg.hits_count_tpm);
             if count {
                 h.tokens()
             } else {

@@ -373,10 +373,13 @@ fn budgets(shared: &Shared) -> Answer {
 }
 
 fn cache_on(shared: &Shared) -> Result<&crate::caching::Caching, ApiError> {
-    shared
-        .cache
-        .as_ref()
-        .ok_or_else(|| ApiError::new(409, "cache_off", "the response cache is off ([cache] enabled)"))
+    shared.cache.as_ref().ok_or_else(|| {
+        ApiError::new(
+            409,
+            "cache_off",
+            "the response cache is off ([cache] enabled)",
+        )
+    })
 }
 
 /// `DELETE /admin/cache[?key=|team=|org=ID][&model=NAME]`: drop the answers of a tenant
@@ -425,9 +428,7 @@ fn purge_cache(shared: &Shared, query: &str) -> Result<Answer, ApiError> {
             let nodes = std::iter::once(k.node)
                 .chain(k.parents.iter().flatten().copied())
                 .map(|i| &dir.nodes[i]);
-            let under = nodes
-                .clone()
-                .any(|n| n.kind == kind && &*n.id == id);
+            let under = nodes.clone().any(|n| n.kind == kind && &*n.id == id);
             if under {
                 for n in nodes.filter(|n| n.kind == Kind::Key || n.kind == Kind::Team) {
                     set.insert(format!("{}:{}", tag(n.kind), n.id));

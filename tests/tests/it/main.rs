@@ -4,6 +4,7 @@
 
 mod admin;
 mod bedrock;
+mod cache;
 mod cancel;
 mod concurrency;
 mod demo;
