@@ -158,6 +158,7 @@ fn naive_map() -> Naive {
             stored: body(),
             created_ms: NOW_MS,
             expires_ms: NOW_MS + TTL_MS,
+            meta: Default::default(),
         };
         m.insert(key(i), Arc::new(e));
     }

@@ -151,6 +151,7 @@ impl Conn<'_> {
     /// the upstream request (a budgeted request without one, under `stream_overrun =
     /// "cut"`). `Err`: the error to answer with and its detail (which level refused, and
     /// why).
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn admit(
         &self,
         req: &mut Req,

@@ -447,13 +447,11 @@ both_drivers!(fn hits_cost_nothing_and_count_what_they_saved(d) {
 name = "priced"
 deployments = [{ provider = "mock", model = "mock-model", input_price_per_mtok = 0.0, output_price_per_mtok = 10000.0 }]
 "#;
-    let budgeted = format!(
-        r#"[[keys]]
+    let budgeted = r#"[[keys]]
 id = "spender"
 key = "sk-sluice-cache-spender-0000004"
-budget = {{ usd = 1.0, period = "daily" }}
-"#
-    );
+budget = { usd = 1.0, period = "daily" }
+"#;
     let g = Gateway::start(&cache_config(m.addr, EXACT, &format!("{extra}\n{budgeted}")), d);
     let mut c = g.client();
     let body = r#"{"model":"priced","messages":[{"role":"user","content":"Count."}],"max_tokens":10}"#;
@@ -583,5 +581,5 @@ both_drivers!(fn many_clients_on_two_workers_share_one_cache(d) {
     // 20 distinct prompts among 320 requests: at least 300 - (racing misses) are hits.
     let upstream = upstream_chats(&m);
     assert_eq!(u64::from(hits) + upstream, 320);
-    assert!(upstream >= 20 && upstream < 100, "{upstream} upstream requests");
+    assert!((20..100).contains(&upstream), "{upstream} upstream requests");
 });
