@@ -44,6 +44,35 @@ impl KeyId {
     }
 }
 
+/// What the cache did for a request: the `x-sluice-cache` header and the log's `cache`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CacheStatus {
+    /// No cache, or a request it does not apply to.
+    #[default]
+    Off,
+    /// The client asked to skip it, or the request cannot be keyed.
+    Bypass,
+    Miss,
+    HitExact,
+    HitSemantic,
+}
+
+impl CacheStatus {
+    pub fn name(self) -> Option<&'static str> {
+        match self {
+            CacheStatus::Off => None,
+            CacheStatus::Bypass => Some("bypass"),
+            CacheStatus::Miss => Some("miss"),
+            CacheStatus::HitExact => Some("hit-exact"),
+            CacheStatus::HitSemantic => Some("hit-semantic"),
+        }
+    }
+
+    pub fn hit(self) -> bool {
+        matches!(self, CacheStatus::HitExact | CacheStatus::HitSemantic)
+    }
+}
+
 /// One finished request.
 #[derive(Clone, Copy, Debug)]
 pub struct Record {
@@ -80,8 +109,8 @@ pub struct Record {
     pub attempts: Attempts,
     /// A request the gateway mirrored to a shadow group (no client saw its answer).
     pub shadow: bool,
-    /// What the response cache did (`hit-exact`, `hit-semantic`, `miss`, `bypass`).
-    pub cache: Option<&'static str>,
+    /// What the response cache did.
+    pub cache: CacheStatus,
 }
 
 /// One upstream attempt: which deployment, what it answered (status 0: no response),
@@ -308,7 +337,7 @@ pub fn format_record(o: &mut String, r: &Record, names: &Names) {
     if r.client_aborted {
         o.push_str(",\"client_aborted\":true");
     }
-    if let Some(c) = r.cache {
+    if let Some(c) = r.cache.name() {
         o.push_str(",\"cache\":\"");
         o.push_str(c);
         o.push('"');
@@ -407,7 +436,7 @@ mod tests {
             key: Some(KeyId::new("ci")),
             attempts: Attempts::default(),
             shadow: false,
-            cache: None,
+            cache: CacheStatus::Off,
         }
     }
 

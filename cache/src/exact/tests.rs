@@ -486,8 +486,12 @@ fn damaged_snapshots_are_refused() {
     b[0] = b'X';
     assert_eq!(load(&b), Some(SnapshotError::BadMagic));
     let mut b = bytes.clone();
-    b[8] = 2;
-    assert_eq!(load(&b), Some(SnapshotError::Version(2)));
+    b[8] = 1;
+    assert_eq!(
+        load(&b),
+        Some(SnapshotError::Version(1)),
+        "version 1 had no meta"
+    );
     let mut b = bytes.clone();
     let last = b.len() - 1;
     b[last] ^= 1;
@@ -510,7 +514,7 @@ fn structurally_broken_snapshots_are_refused() {
     };
     let header = |count: u64| {
         let mut b = b"SLUICEXC".to_vec();
-        b.extend_from_slice(&1u32.to_le_bytes());
+        b.extend_from_slice(&2u32.to_le_bytes());
         b.extend_from_slice(&count.to_le_bytes());
         b
     };
@@ -557,10 +561,38 @@ fn structurally_broken_snapshots_are_refused() {
     entry_head(&mut b, KIND_JSON_TEST);
     b.extend_from_slice(&2u64.to_le_bytes());
     b.extend_from_slice(b"{}");
-    let c = ExactCache::load(&resealed(b), cfg, 0).unwrap();
+    let mut sealed = b.clone();
+    for text in ["k:a", "gpt", "hi"] {
+        sealed.extend_from_slice(&(text.len() as u64).to_le_bytes());
+        sealed.extend_from_slice(text.as_bytes());
+    }
+    sealed.extend_from_slice(&5u64.to_le_bytes());
+    sealed.extend_from_slice(&6u64.to_le_bytes());
+    let c = ExactCache::load(&resealed(sealed), cfg, 0).unwrap();
+    let e = c.get(Key(7), 1).unwrap();
+    assert_eq!(e.stored, Stored::Json(b"{}".to_vec().into()));
     assert_eq!(
-        c.get(Key(7), 1).unwrap().stored,
-        Stored::Json(b"{}".to_vec().into())
+        (
+            &*e.meta.scope,
+            &*e.meta.model,
+            &*e.meta.prompt,
+            e.meta.cost_pusd,
+            e.meta.tokens
+        ),
+        ("k:a", "gpt", "hi", 5, 6)
+    );
+    // A meta string that is not UTF-8.
+    let mut bad = b.clone();
+    bad.extend_from_slice(&1u64.to_le_bytes());
+    bad.push(0xff);
+    assert_eq!(
+        ExactCache::load(&resealed(bad), cfg, 0).err(),
+        Some(SnapshotError::BadText)
+    );
+    // The meta missing entirely.
+    assert_eq!(
+        ExactCache::load(&resealed(b), cfg, 0).err(),
+        Some(SnapshotError::Truncated)
     );
 }
 

@@ -32,34 +32,7 @@ use crate::config::{CacheScope, SemanticMode};
 use crate::govern::spec::Kind as Level;
 use crate::log;
 
-/// What the cache did for a request: the `x-sluice-cache` header and the log's `cache`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) enum CacheStatus {
-    /// No cache, or a request it does not apply to.
-    #[default]
-    Off,
-    /// The client asked to skip it, or the request cannot be keyed.
-    Bypass,
-    Miss,
-    HitExact,
-    HitSemantic,
-}
-
-impl CacheStatus {
-    pub fn name(self) -> Option<&'static str> {
-        match self {
-            CacheStatus::Off => None,
-            CacheStatus::Bypass => Some("bypass"),
-            CacheStatus::Miss => Some("miss"),
-            CacheStatus::HitExact => Some("hit-exact"),
-            CacheStatus::HitSemantic => Some("hit-semantic"),
-        }
-    }
-
-    pub fn hit(self) -> bool {
-        matches!(self, CacheStatus::HitExact | CacheStatus::HitSemantic)
-    }
-}
+pub(crate) use crate::accesslog::CacheStatus;
 
 /// A cacheable request's answer, captured as the client gets it (de-framed body bytes:
 /// a JSON body or SSE text), with what storing it needs.

@@ -840,7 +840,7 @@ pub(super) fn log_record(w: &Worker, req: &Req, peer: Option<SocketAddr>) {
         client_aborted: req.client_aborted,
         usage: req.usage.map(Into::into),
         cost: req.cost,
-        cache: req.cache.name(),
+        cache: req.cache,
         key: req.gov.as_ref().map(|g| accesslog::KeyId::new(g.key_id())),
         attempts: req.attempts,
         shadow: req.shadow,

@@ -498,6 +498,8 @@ both_drivers!(fn admin_purges_by_tenant_model_or_all_and_reports_stats(d) {
     }
     let mapped = question("Where is Dijon?", false).replace(PLAIN_MODEL, MODEL);
     chat(&mut c, KEY_A, &mapped, "");
+    // Answers are stored after their response went out.
+    assert!(wait_until(WAIT, || admin(&g, "GET", "/admin/cache").json()["exact"]["entries"] == 4));
     let s = admin(&g, "GET", "/admin/cache").json();
     assert_eq!(s["exact"]["entries"], 4, "{s}");
     assert_eq!(s["semantic"]["entries"], 4, "{s}");
