@@ -587,6 +587,52 @@ mod tests {
     }
 
     #[test]
+    fn semantic_eligibility() {
+        let cfg = crate::config::SemanticConfig {
+            mode: SemanticMode::On,
+            threshold: 0.8,
+            guard: true,
+            embedder: crate::config::EmbedderSpec::Lexical { dims: 64 },
+            capacity: 10,
+            quantization: cache::semantic::Quantization::I8,
+            temperature_max: 0.5,
+            messages_max: 2,
+            tools: false,
+        };
+        let ok = |body: &str| eligible(&cfg, body.as_bytes());
+        let m1 = r#""messages":[{"role":"user","content":"hi"}]"#;
+        assert!(ok(&format!("{{{m1},\"temperature\":0.2}}")));
+        assert!(ok(&format!(
+            "{{{m1},\"temperature\":0.5,\"n\":1,\"tools\":[]}}"
+        )));
+        // Absent temperature is the provider's default (1): above 0.5.
+        assert!(!ok(&format!("{{{m1}}}")));
+        assert!(!ok(&format!("{{{m1},\"temperature\":0.7}}")));
+        assert!(!ok(&format!("{{{m1},\"temperature\":\"low\"}}")));
+        assert!(!ok(&format!("{{{m1},\"temperature\":0,\"n\":2}}")));
+        assert!(!ok(&format!(
+            "{{{m1},\"temperature\":0,\"tools\":[{{\"type\":\"function\"}}]}}"
+        )));
+        assert!(!ok(&format!(
+            "{{{m1},\"temperature\":0,\"functions\":[{{}}]}}"
+        )));
+        let three = r#""messages":[{"role":"system","content":"s"},{"role":"user","content":"a"},{"role":"user","content":"b"}]"#;
+        assert!(
+            !ok(&format!("{{{three},\"temperature\":0}}")),
+            "longer than messages_max"
+        );
+        assert!(!ok(r#"{"temperature":0}"#), "no messages");
+        let tools_ok = crate::config::SemanticConfig {
+            tools: true,
+            ..cfg.clone()
+        };
+        assert!(eligible(
+            &tools_ok,
+            format!("{{{m1},\"temperature\":0,\"tools\":[{{}}]}}").as_bytes()
+        ));
+    }
+
+    #[test]
     fn cut_keeps_characters_whole() {
         assert_eq!(cut("héllo", 2), "h");
         assert_eq!(cut("héllo", 3), "hé");

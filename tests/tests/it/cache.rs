@@ -585,3 +585,47 @@ both_drivers!(fn many_clients_on_two_workers_share_one_cache(d) {
     assert_eq!(u64::from(hits) + upstream, 320);
     assert!((20..100).contains(&upstream), "{upstream} upstream requests");
 });
+
+both_drivers!(fn translated_providers_answers_are_cached_in_openai_form(d) {
+    // Anthropic and Gemini answers reach the client translated to OpenAI's shape; that
+    // form is what is stored and replayed.
+    let m = mock(d);
+    for kind in ["anthropic", "gemini"] {
+        let extra = format!(
+            r#"
+[[providers]]
+name = "native"
+kind = "{kind}"
+base_url = "http://{}"
+api_key = "{PROVIDER_KEY}"
+
+[[models]]
+name = "native-model"
+provider = "native"
+model = "claude-or-gemini"
+"#,
+            m.addr
+        );
+        let g = Gateway::start(&cache_config(m.addr, EXACT, &extra), d);
+        let mut c = g.client();
+        let q = |stream: bool| question("Where is Rennes?", stream).replace(PLAIN_MODEL, "native-model");
+        let before = m.stats.requests_total.load(std::sync::atomic::Ordering::Relaxed);
+        let first = chat(&mut c, CLIENT_KEY, &q(true), "");
+        assert_eq!((first.status, cache_header(&first)), (200, "miss"), "{kind}: {}", first.text());
+        let again = chat(&mut c, CLIENT_KEY, &q(true), "");
+        assert_eq!(cache_header(&again), "hit-exact", "{kind}");
+        assert_eq!(again.text(), first.text(), "{kind}: replayed byte for byte");
+        let plain = chat(&mut c, CLIENT_KEY, &q(false), "");
+        assert_eq!(cache_header(&plain), "hit-exact", "{kind}");
+        assert_eq!(
+            plain.json()["choices"][0]["message"]["content"].as_str().unwrap(),
+            assemble(&first.body, "native-model").content,
+            "{kind}"
+        );
+        assert_eq!(
+            m.stats.requests_total.load(std::sync::atomic::Ordering::Relaxed) - before,
+            1,
+            "{kind}: one upstream request"
+        );
+    }
+});
