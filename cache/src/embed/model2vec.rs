@@ -1,0 +1,364 @@
+//! The `static` embedder: a model2vec directory (a static embedding table and its
+//! tokenizer), loaded once and run in-process.
+//!
+//! model2vec distils a sentence transformer into one vector per token; a prompt's
+//! embedding is the mean of its tokens' vectors. An operator drops a model directory (for
+//! example `minishlab/potion-base-8M` as model2vec saves it) on disk and names it; this
+//! module reads it with [`StaticModel::load`] — the one place in the cache crate that reads
+//! files, at startup, never per request.
+//!
+//! # Directory
+//! - `tokenizer.json`: a Hugging Face tokenizers file with a `WordPiece` model (see
+//!   `model2vec/tokenizer.rs` for the normalizers and pre-tokenizers accepted).
+//! - `model.safetensors`: tensor `embeddings` `[rows, dims]` (F32, F16, BF16, F64 or I8);
+//!   optionally `weights` `[vocab]` (a float per token id, multiplied into its row) and
+//!   `mapping` `[vocab]` (an integer per token id: which row it uses, written by
+//!   model2vec's vocabulary quantization; `mappings` is accepted as the same tensor).
+//!   Without `mapping`, `rows` must equal the tokenizer's vocabulary size — a table and a
+//!   tokenizer from different models are refused rather than averaged into nonsense.
+//! - `config.json` (optional): checked to be a JSON object whose `normalize`, if present,
+//!   is a boolean. It changes nothing here: the [`Embedder`] contract is unit length, and
+//!   model2vec's `normalize` only rescales, which cosine similarity ignores.
+//!
+//! # Embedding
+//! As model2vec's `StaticModel.encode` with its defaults: keep the first
+//! `TOKENS_MAX * median token length` characters of the prompt, tokenize without special
+//! tokens ([CLS]/[SEP] are never added), drop every occurrence of the unknown token's id
+//! (model2vec does so whenever the tokenizer names an `unk_token`; so does this module, so
+//! a word the vocabulary cannot spell contributes nothing instead of a shared "unknown"
+//! direction), keep the first [`TOKENS_MAX`] ids, and average `weight[id] *
+//! table[mapping[id]]`. The mean is then L2-normalized; dividing by the count first would
+//! not change the direction, so it is skipped. No token left (empty text, punctuation the
+//! vocabulary lacks, only unknown words) gives all zeros, as the trait requires.
+//!
+//! # Memory
+//! The table is held as f32 whatever the file's dtype (one conversion at load; the hot
+//! loop is then a plain add the compiler vectorizes): potion-base-8M's 29,528 x 256 table
+//! is 30.2 MB (15.1 MB as F16 on disk), plus about 2 MB of vocabulary maps.
+//!
+//! # Cost
+//! See the bench `static/100w` in `bench/benches/cache_embed.rs` (a synthetic 30,000 x 256
+//! model): re-run `cargo bench -p sluice-bench --bench cache_embed -- --warm-up-time 1
+//! --measurement-time 3 static`. Per call: one pass to normalize into a thread-local
+//! buffer, one hash lookup per whole word found in the vocabulary (more for words split
+//! into pieces), one 256-float add per token. No heap allocation once the thread's
+//! buffers have grown to the largest prompt seen (the bench asserts it on a warm thread).
+//!
+//! # Known differences from the Python reference
+//! - Added tokens (`added_tokens` in tokenizer.json) are not matched in the raw text: a
+//!   prompt that literally contains `[MASK]` gets `[`, `mask`, `]` here but the one
+//!   `[MASK]` id there.
+//! - Unicode categories come from Unicode 14 tables; `tokenizers` uses older ones, and
+//!   treats code points unassigned in its version as control characters (removed by
+//!   `clean_text`), where this module keeps them (they then usually make their word
+//!   unknown, which is dropped). Newer emoji glued to a word are the likely case.
+//! - The `Whitespace` pre-tokenizer's `\w` is approximated (see `is_word_char`).
+//! - Only WordPiece models: model2vec also ships models with Unigram or BPE tokenizers
+//!   (its multilingual models, built on XLM-R-style SentencePiece vocabularies); those are
+//!   refused at load with a [`LoadError::Unsupported`] that names the model type.
+
+mod safetensors;
+mod tokenizer;
+mod unicode;
+
+#[cfg(test)]
+mod tests;
+
+use std::cell::RefCell;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+
+use super::Embedder;
+use tokenizer::{Bad, Scratch, Tokenizer};
+
+/// Tokens averaged per prompt, model2vec's default `max_length`; with the character limit
+/// derived from it, this bounds the work (and the scratch buffers) of one call.
+pub const TOKENS_MAX: usize = 512;
+/// The widest table accepted.
+pub const DIMS_MAX: usize = 8192;
+/// The largest vocabulary accepted (multilingual model2vec models have about 500,000).
+pub const VOCAB_MAX: usize = 4_000_000;
+/// The largest table accepted, in bytes once converted to f32.
+pub const TABLE_BYTES_MAX: usize = 4 << 30;
+
+/// Why a model directory could not be loaded. Every variant names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{}: {source} (a model2vec directory holds tokenizer.json and model.safetensors)", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: invalid JSON: {source}", path.display())]
+    Json {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    /// The file is well formed but uses a feature this embedder does not implement.
+    #[error("{}: unsupported {what}", path.display())]
+    Unsupported { path: PathBuf, what: String },
+    /// The file is malformed or disagrees with another file of the model.
+    #[error("{}: {problem}", path.display())]
+    Invalid { path: PathBuf, problem: String },
+}
+
+/// How token ids become rows: directly, or through model2vec's per-token `mapping` and
+/// `weights` (weights without a mapping are folded into the table at load).
+enum Rows {
+    Direct,
+    Mapped {
+        row_of: Vec<u32>,
+        weight_of: Option<Vec<f32>>,
+    },
+}
+
+/// A loaded model2vec model. Immutable after [`StaticModel::load`]; shared by all cores.
+pub struct StaticModel {
+    tokenizer: Tokenizer,
+    /// `rows x dims`, row-major, every value finite.
+    table: Vec<f32>,
+    dims: usize,
+    rows: Rows,
+    unk_id: u32,
+    /// Characters of a prompt looked at: `TOKENS_MAX * median token length`.
+    chars_max: usize,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+impl StaticModel {
+    /// Loads `dir/tokenizer.json`, `dir/model.safetensors` and, when present,
+    /// `dir/config.json`, checking that they fit together.
+    pub fn load(dir: &Path) -> Result<StaticModel, LoadError> {
+        let tok_path = dir.join("tokenizer.json");
+        let tok_json = read_json(&tok_path)?;
+        let tokenizer = Tokenizer::from_json(&tok_json).map_err(|bad| match bad {
+            Bad::Unsupported(what) => LoadError::Unsupported {
+                path: tok_path.clone(),
+                what,
+            },
+            Bad::Invalid(problem) => LoadError::Invalid {
+                path: tok_path.clone(),
+                problem,
+            },
+        })?;
+
+        let config_path = dir.join("config.json");
+        if config_path.exists() {
+            let config = read_json(&config_path)?;
+            let invalid = |problem: &str| LoadError::Invalid {
+                path: config_path.clone(),
+                problem: problem.to_owned(),
+            };
+            let obj = config
+                .as_object()
+                .ok_or_else(|| invalid("not a JSON object"))?;
+            if obj.get("normalize").is_some_and(|n| !n.is_boolean()) {
+                return Err(invalid("\"normalize\" is not true or false"));
+            }
+        }
+
+        let st_path = dir.join("model.safetensors");
+        let bytes = std::fs::read(&st_path).map_err(|source| LoadError::Io {
+            path: st_path.clone(),
+            source,
+        })?;
+        let invalid = |problem: String| LoadError::Invalid {
+            path: st_path.clone(),
+            problem,
+        };
+        let tensors = safetensors::parse(&bytes).map_err(&invalid)?;
+        let vocab = tokenizer.vocab_len();
+
+        let emb = tensors.get("embeddings").ok_or_else(|| {
+            invalid(format!(
+                "no tensor \"embeddings\" (found: {:?})",
+                tensors.keys().collect::<Vec<_>>()
+            ))
+        })?;
+        let [n_rows, dims] = emb.shape[..] else {
+            return Err(invalid(format!(
+                "\"embeddings\" has shape {:?}, expected [rows, dims]",
+                emb.shape
+            )));
+        };
+        if !(1..=DIMS_MAX).contains(&dims) || n_rows == 0 {
+            return Err(invalid(format!(
+                "\"embeddings\" has shape [{n_rows}, {dims}]: need at least one row and 1..={DIMS_MAX} dims"
+            )));
+        }
+        if n_rows.saturating_mul(dims).saturating_mul(4) > TABLE_BYTES_MAX {
+            return Err(invalid(format!(
+                "\"embeddings\" [{n_rows}, {dims}] exceeds the {TABLE_BYTES_MAX}-byte table limit"
+            )));
+        }
+        let mut table =
+            safetensors::to_f32(emb).map_err(|e| invalid(format!("\"embeddings\": {e}")))?;
+        if let Some(i) = table.iter().position(|v| !v.is_finite()) {
+            return Err(invalid(format!(
+                "\"embeddings\" row {} holds a non-finite value",
+                i / dims
+            )));
+        }
+
+        let weights = match tensors.get("weights") {
+            None => None,
+            Some(t) => {
+                if t.shape != [vocab] {
+                    return Err(invalid(format!(
+                        "\"weights\" has shape {:?}, expected [{vocab}] (one per token of tokenizer.json)",
+                        t.shape
+                    )));
+                }
+                let w = safetensors::to_f32(t).map_err(|e| invalid(format!("\"weights\": {e}")))?;
+                if w.iter().any(|v| !v.is_finite()) {
+                    return Err(invalid("\"weights\" holds a non-finite value".to_owned()));
+                }
+                Some(w)
+            }
+        };
+        let mapping = tensors.get("mapping").or_else(|| tensors.get("mappings"));
+        let rows = match mapping {
+            None => {
+                if n_rows != vocab {
+                    return Err(invalid(format!(
+                        "\"embeddings\" has {n_rows} rows but tokenizer.json has {vocab} tokens: \
+                         the table and the tokenizer are not from the same model"
+                    )));
+                }
+                if let Some(w) = &weights {
+                    for (row, &w) in table.chunks_exact_mut(dims).zip(w) {
+                        row.iter_mut().for_each(|v| *v *= w);
+                    }
+                }
+                Rows::Direct
+            }
+            Some(t) => {
+                if t.shape != [vocab] {
+                    return Err(invalid(format!(
+                        "\"mapping\" has shape {:?}, expected [{vocab}] (one per token of tokenizer.json)",
+                        t.shape
+                    )));
+                }
+                let idx =
+                    safetensors::to_indices(t).map_err(|e| invalid(format!("\"mapping\": {e}")))?;
+                let row_of = idx
+                    .iter()
+                    .map(|&r| u32::try_from(r).ok().filter(|&r| (r as usize) < n_rows))
+                    .collect::<Option<Vec<u32>>>()
+                    .ok_or_else(|| {
+                        invalid(format!(
+                            "\"mapping\" points past the {n_rows} rows of \"embeddings\""
+                        ))
+                    })?;
+                Rows::Mapped {
+                    row_of,
+                    weight_of: weights,
+                }
+            }
+        };
+
+        let chars_max = TOKENS_MAX.saturating_mul(tokenizer.median_token_chars().max(1));
+        Ok(StaticModel {
+            unk_id: tokenizer.unk_id(),
+            tokenizer,
+            table,
+            dims,
+            rows,
+            chars_max,
+        })
+    }
+
+    /// The ids whose rows [`Embedder::embed`] averages for `text`, in order (unknown
+    /// tokens removed, at most [`TOKENS_MAX`]). Allocates: for tests and diagnostics.
+    pub fn tokenize(&self, text: &str) -> Vec<u32> {
+        let mut ids = Vec::new();
+        self.each_kept_id(text, &mut |id| ids.push(id));
+        ids
+    }
+
+    /// Rows in the table (the vocabulary size, or fewer for a quantized vocabulary).
+    pub fn rows(&self) -> usize {
+        self.table.len() / self.dims
+    }
+
+    /// Calls `f` on each id that enters the mean; returns how many did.
+    fn each_kept_id(&self, text: &str, f: &mut dyn FnMut(u32)) -> usize {
+        let text = match text.char_indices().nth(self.chars_max) {
+            Some((i, _)) => &text[..i],
+            None => text,
+        };
+        let mut kept = 0;
+        SCRATCH.with(|s| {
+            let mut s = s.borrow_mut();
+            self.tokenizer.for_each_id(text, &mut s, &mut |id| {
+                if id == self.unk_id {
+                    return ControlFlow::Continue(());
+                }
+                f(id);
+                kept += 1;
+                if kept == TOKENS_MAX {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            });
+        });
+        kept
+    }
+}
+
+impl Embedder for StaticModel {
+    fn name(&self) -> &str {
+        "static"
+    }
+
+    fn dims(&self) -> usize {
+        self.dims
+    }
+
+    fn embed(&self, text: &str, out: &mut [f32]) {
+        assert_eq!(out.len(), self.dims, "embed: out has the wrong length");
+        out.fill(0.0);
+        let dims = self.dims;
+        let table = &self.table;
+        let add = |out: &mut [f32], row: usize, w: f32| {
+            let r = &table[row * dims..(row + 1) * dims];
+            for (o, v) in out.iter_mut().zip(r) {
+                *o += w * v;
+            }
+        };
+        let n = match &self.rows {
+            Rows::Direct => self.each_kept_id(text, &mut |id| add(out, id as usize, 1.0)),
+            Rows::Mapped { row_of, weight_of } => self.each_kept_id(text, &mut |id| {
+                let w = weight_of.as_ref().map_or(1.0, |w| w[id as usize]);
+                add(out, row_of[id as usize] as usize, w)
+            }),
+        };
+        if n == 0 {
+            return;
+        }
+        let norm = out.iter().map(|v| v * v).sum::<f32>().sqrt();
+        // Rows that cancel exactly (or all-zero rows) leave nothing to normalize: zeros,
+        // which compare as similar to nothing.
+        if norm > 0.0 && norm.is_finite() {
+            let inv = 1.0 / norm;
+            out.iter_mut().for_each(|v| *v *= inv);
+        } else {
+            out.fill(0.0);
+        }
+    }
+}
+
+fn read_json(path: &Path) -> Result<serde_json::Value, LoadError> {
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    serde_json::from_slice(&bytes).map_err(|source| LoadError::Json {
+        path: path.to_owned(),
+        source,
+    })
+}
