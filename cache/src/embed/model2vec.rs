@@ -124,9 +124,23 @@ pub struct StaticModel {
     chars_max: usize,
 }
 
-thread_local! {
-    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+/// Per-thread buffers of [`Embedder::embed`]: the tokenizer's, and the rows (and weights)
+/// of the prompt's tokens, gathered before summing.
+#[derive(Default)]
+struct Buffers {
+    tokenizer: Scratch,
+    rows: Vec<u32>,
+    weights: Vec<f32>,
 }
+
+thread_local! {
+    static BUFFERS: RefCell<Buffers> = RefCell::new(Buffers::default());
+}
+
+/// Columns summed per pass over the gathered rows: 32 f32 accumulators stay in registers
+/// (eight SSE or four AVX registers), so `out` is written once per block instead of once
+/// per token (measured 8.9 -> see "Cost" for 100 words).
+const BLOCK: usize = 32;
 
 impl StaticModel {
     /// Loads `dir/tokenizer.json`, `dir/model.safetensors` and, when present,
@@ -286,27 +300,71 @@ impl StaticModel {
 
     /// Calls `f` on each id that enters the mean; returns how many did.
     fn each_kept_id(&self, text: &str, f: &mut dyn FnMut(u32)) -> usize {
-        let text = match text.char_indices().nth(self.chars_max) {
-            Some((i, _)) => &text[..i],
-            None => text,
+        BUFFERS.with(|b| self.each_kept_id_in(text, &mut b.borrow_mut().tokenizer, f))
+    }
+
+    fn each_kept_id_in(&self, text: &str, scratch: &mut Scratch, f: &mut dyn FnMut(u32)) -> usize {
+        // A text of at most chars_max bytes has at most chars_max characters.
+        let text = if text.len() <= self.chars_max {
+            text
+        } else {
+            match text.char_indices().nth(self.chars_max) {
+                Some((i, _)) => &text[..i],
+                None => text,
+            }
         };
         let mut kept = 0;
-        SCRATCH.with(|s| {
-            let mut s = s.borrow_mut();
-            self.tokenizer.for_each_id(text, &mut s, &mut |id| {
-                if id == self.unk_id {
-                    return ControlFlow::Continue(());
-                }
-                f(id);
-                kept += 1;
-                if kept == TOKENS_MAX {
-                    ControlFlow::Break(())
-                } else {
-                    ControlFlow::Continue(())
-                }
-            });
+        self.tokenizer.for_each_id(text, scratch, &mut |id| {
+            if id == self.unk_id {
+                return ControlFlow::Continue(());
+            }
+            f(id);
+            kept += 1;
+            if kept == TOKENS_MAX {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
         });
         kept
+    }
+}
+
+/// `out[c] = sum over i of weight_i * table[rows[i] * dims + c]`, summed in token order
+/// (so the result does not depend on the block size). `weights` is empty for weight 1.
+fn sum_rows(table: &[f32], dims: usize, rows: &[u32], weights: &[f32], out: &mut [f32]) {
+    debug_assert!(weights.is_empty() || weights.len() == rows.len());
+    let mut c = 0;
+    while c < dims {
+        let width = BLOCK.min(dims - c);
+        let mut acc = [0f32; BLOCK];
+        if width == BLOCK {
+            // The fixed-width body the compiler keeps in registers and vectorizes.
+            for (i, &r) in rows.iter().enumerate() {
+                let start = r as usize * dims + c;
+                let src: &[f32; BLOCK] = table[start..start + BLOCK].try_into().expect("BLOCK");
+                if weights.is_empty() {
+                    for k in 0..BLOCK {
+                        acc[k] += src[k];
+                    }
+                } else {
+                    let w = weights[i];
+                    for k in 0..BLOCK {
+                        acc[k] += w * src[k];
+                    }
+                }
+            }
+        } else {
+            for (i, &r) in rows.iter().enumerate() {
+                let start = r as usize * dims + c;
+                let w = weights.get(i).copied().unwrap_or(1.0);
+                for (a, v) in acc[..width].iter_mut().zip(&table[start..start + width]) {
+                    *a += w * v;
+                }
+            }
+        }
+        out[c..c + width].copy_from_slice(&acc[..width]);
+        c += width;
     }
 }
 
@@ -321,22 +379,27 @@ impl Embedder for StaticModel {
 
     fn embed(&self, text: &str, out: &mut [f32]) {
         assert_eq!(out.len(), self.dims, "embed: out has the wrong length");
-        out.fill(0.0);
-        let dims = self.dims;
-        let table = &self.table;
-        let add = |out: &mut [f32], row: usize, w: f32| {
-            let r = &table[row * dims..(row + 1) * dims];
-            for (o, v) in out.iter_mut().zip(r) {
-                *o += w * v;
-            }
-        };
-        let n = match &self.rows {
-            Rows::Direct => self.each_kept_id(text, &mut |id| add(out, id as usize, 1.0)),
-            Rows::Mapped { row_of, weight_of } => self.each_kept_id(text, &mut |id| {
-                let w = weight_of.as_ref().map_or(1.0, |w| w[id as usize]);
-                add(out, row_of[id as usize] as usize, w)
-            }),
-        };
+        let n = BUFFERS.with(|b| {
+            let b = &mut *b.borrow_mut();
+            let (rows, weights) = (&mut b.rows, &mut b.weights);
+            rows.clear();
+            weights.clear();
+            let n = match &self.rows {
+                Rows::Direct => {
+                    self.each_kept_id_in(text, &mut b.tokenizer, &mut |id| rows.push(id))
+                }
+                Rows::Mapped { row_of, weight_of } => {
+                    self.each_kept_id_in(text, &mut b.tokenizer, &mut |id| {
+                        rows.push(row_of[id as usize]);
+                        if let Some(w) = weight_of {
+                            weights.push(w[id as usize]);
+                        }
+                    })
+                }
+            };
+            sum_rows(&self.table, self.dims, rows, weights, out);
+            n
+        });
         if n == 0 {
             return;
         }

@@ -564,3 +564,33 @@ fn truncated_files_are_refused() {
 fn a_wrong_output_length_panics() {
     model().embed("hello", &mut [0.0; DIMS + 1]);
 }
+
+#[test]
+fn wide_tables_sum_in_blocks_like_a_naive_loop() {
+    // 37 dims: one 32-column block and a 5-column tail; weights folded into the table.
+    const WIDE: usize = 37;
+    let value = |i: usize, c: usize| ((i * 31 + c * 7) % 11) as f32 - 5.0;
+    let t: Vec<f32> = (0..40)
+        .flat_map(|i| (0..WIDE).map(move |c| value(i, c)))
+        .collect();
+    let w: Vec<f32> = (0..40).map(|i| 0.25 * (i % 4 + 1) as f32).collect();
+    let m = model_with(
+        &tokenizer_json(),
+        &[
+            f32s("embeddings", vec![40, WIDE], &t),
+            f32s("weights", vec![40], &w),
+        ],
+    );
+    let text = "the cat, the dog! unbelievable";
+    let mut want = [0f32; WIDE];
+    for id in m.tokenize(text) {
+        let i = id as usize;
+        for (c, x) in want.iter_mut().enumerate() {
+            *x += w[i] * value(i, c);
+        }
+    }
+    let n = want.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let want: Vec<f32> = want.iter().map(|x| x / n).collect();
+    assert_eq!(m.tokenize(text).len(), 9);
+    assert_close(&embed(&m, text), &want);
+}

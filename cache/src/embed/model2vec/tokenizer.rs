@@ -252,7 +252,19 @@ impl Normalizer {
                 strip_accents,
                 lowercase,
             } => {
-                for c in input.chars() {
+                let begin = out.len();
+                let mut rest = input;
+                while !rest.is_empty() {
+                    // Printable ASCII needs no cleaning, has no accents and no CJK: copy
+                    // the run whole (lowercased below, once for the whole output).
+                    let plain = rest
+                        .bytes()
+                        .position(|b| !(0x20..0x7f).contains(&b))
+                        .unwrap_or(rest.len());
+                    out.push_str(&rest[..plain]);
+                    rest = &rest[plain..];
+                    let Some(c) = rest.chars().next() else { break };
+                    rest = &rest[c.len_utf8()..];
                     let c = if clean_text {
                         if c == '\0' || c == '\u{fffd}' || is_control(c) {
                             continue;
@@ -273,6 +285,10 @@ impl Normalizer {
                     if chinese {
                         out.push(' ');
                     }
+                }
+                if lowercase {
+                    // Idempotent on what push_folded already lowercased.
+                    out[begin..].make_ascii_lowercase();
                 }
             }
             Normalizer::Lowercase => input.chars().for_each(|c| push_folded(c, false, true, out)),
@@ -349,21 +365,33 @@ impl PreTokenizer {
                 }
             }
             PreTokenizer::Bert => {
-                for w in text.split(char::is_whitespace).filter(|w| !w.is_empty()) {
-                    let mut start = 0;
-                    for (i, c) in w.char_indices() {
-                        if is_bert_punctuation(c) {
-                            if start < i {
-                                f(&w[start..i])?;
-                            }
-                            let end = i + c.len_utf8();
-                            f(&w[i..end])?;
-                            start = end;
+                // One pass over the bytes; only non-ASCII characters are decoded.
+                let bytes = text.as_bytes();
+                let mut word: Option<usize> = None;
+                let mut i = 0;
+                while i < bytes.len() {
+                    let (c, width) = match bytes[i] {
+                        b if b.is_ascii() => (b as char, 1),
+                        _ => {
+                            let c = text[i..].chars().next().expect("char boundary");
+                            (c, c.len_utf8())
                         }
+                    };
+                    let space = c.is_whitespace();
+                    if space || is_bert_punctuation(c) {
+                        if let Some(w) = word.take() {
+                            f(&text[w..i])?;
+                        }
+                        if !space {
+                            f(&text[i..i + width])?;
+                        }
+                    } else if word.is_none() {
+                        word = Some(i);
                     }
-                    if start < w.len() {
-                        f(&w[start..])?;
-                    }
+                    i += width;
+                }
+                if let Some(w) = word {
+                    f(&text[w..])?;
                 }
             }
             PreTokenizer::Whitespace => {
@@ -706,5 +734,117 @@ fn short(v: &Value) -> String {
     match s.char_indices().nth(60) {
         Some((i, _)) => format!("{}...", &s[..i]),
         None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The byte-level fast paths against naive per-character references.
+
+    use super::*;
+    use proptest::prelude::*;
+
+    /// BertNormalizer one character at a time, as `tokenizers` describes it.
+    fn naive_bert(input: &str, n: Normalizer) -> String {
+        let Normalizer::Bert {
+            clean_text,
+            handle_chinese_chars,
+            strip_accents,
+            lowercase,
+        } = n
+        else {
+            unreachable!()
+        };
+        let mut out = String::new();
+        for c in input.chars() {
+            if clean_text && (c == '\0' || c == '\u{fffd}' || is_control(c)) {
+                continue;
+            }
+            let c = if clean_text && c.is_whitespace() {
+                ' '
+            } else {
+                c
+            };
+            let padded = handle_chinese_chars && is_chinese(c);
+            if padded {
+                out.push(' ');
+            }
+            let mut chars = String::new();
+            if strip_accents {
+                chars.extend(c.to_string().nfd().filter(|&d| !is_mn(d)));
+            } else {
+                chars.push(c);
+            }
+            for d in chars.chars() {
+                if lowercase {
+                    out.extend(d.to_lowercase());
+                } else {
+                    out.push(d);
+                }
+            }
+            if padded {
+                out.push(' ');
+            }
+        }
+        out
+    }
+
+    /// BertPreTokenizer: split on whitespace, then isolate each punctuation character.
+    fn naive_bert_split(text: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for w in text.split(char::is_whitespace) {
+            let mut cur = String::new();
+            for c in w.chars() {
+                if is_bert_punctuation(c) {
+                    if !cur.is_empty() {
+                        out.push(std::mem::take(&mut cur));
+                    }
+                    out.push(c.to_string());
+                } else {
+                    cur.push(c);
+                }
+            }
+            if !cur.is_empty() {
+                out.push(cur);
+            }
+        }
+        out
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        let alphabet: Vec<char> = "aZ09 .,$-'\t\n\r\u{b}\u{c}\0\u{7f}\u{85}\u{a0}\u{ad}\u{200b}\
+                                   éÏñÅ\u{301}\u{903}中国ｱ한¿“”—…\u{3000}\u{fffd}\u{e000}ΣİẞǅΩ"
+            .chars()
+            .collect();
+        proptest::collection::vec(proptest::sample::select(alphabet), 0..40)
+            .prop_map(|v| v.into_iter().collect())
+    }
+
+    proptest! {
+        #[test]
+        fn bert_normalizer_matches_the_naive_one(
+            t in text(),
+            flags in proptest::array::uniform4(any::<bool>()),
+        ) {
+            let n = Normalizer::Bert {
+                clean_text: flags[0],
+                handle_chinese_chars: flags[1],
+                strip_accents: flags[2],
+                lowercase: flags[3],
+            };
+            let mut out = String::from("kept:");
+            n.apply(&t, &mut out);
+            prop_assert_eq!(out, format!("kept:{}", naive_bert(&t, n)));
+        }
+
+        #[test]
+        fn bert_pre_tokenizer_matches_the_naive_one(t in text()) {
+            let mut got = Vec::new();
+            let _ = PreTokenizer::Bert.pieces(&t, &mut |p| {
+                got.push(p.to_owned());
+                ControlFlow::Continue(())
+            });
+            prop_assert_eq!(got, naive_bert_split(&t));
+        }
     }
 }
