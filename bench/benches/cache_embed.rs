@@ -65,7 +65,7 @@ fn write_static_model() -> PathBuf {
     let mut vocab: Vec<String> = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
         .map(String::from)
         .to_vec();
-    let mut push = |t: &str, vocab: &mut Vec<String>| {
+    let push = |t: &str, vocab: &mut Vec<String>| {
         if !vocab.iter().any(|v| v == t) {
             vocab.push(t.to_owned());
         }

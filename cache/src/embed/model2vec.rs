@@ -37,21 +37,25 @@
 //! is 30.2 MB (15.1 MB as F16 on disk), plus about 2 MB of vocabulary maps.
 //!
 //! # Cost
-//! See the bench `static/100w` in `bench/benches/cache_embed.rs` (a synthetic 30,000 x 256
-//! model): re-run `cargo bench -p sluice-bench --bench cache_embed -- --warm-up-time 1
-//! --measurement-time 3 static`. Per call: one pass to normalize into a thread-local
-//! buffer, one hash lookup per whole word found in the vocabulary (more for words split
-//! into pieces), one 256-float add per token. No heap allocation once the thread's
-//! buffers have grown to the largest prompt seen (the bench asserts it on a warm thread).
+//! Measured on the bench's synthetic 30,000 x 256 F32 model (`static/20w`, `static/100w`
+//! in `bench/benches/cache_embed.rs`; release, idle 2-core VM, 2026-12-08): 0.94 µs for
+//! a 20-word prompt (21 tokens) and 5.2 µs for a 100-word one (118 tokens), no heap
+//! allocation on a warm thread (the bench asserts it); loading the 30 MB table takes about
+//! 40 ms. Of the 5.2 µs, roughly half is the vocabulary lookups (hash, probe, key
+//! compare), a fifth the sum of rows, the rest normalizing and splitting. Before the
+//! blocked sum and the ASCII fast paths it was 8.9 µs. Re-run: `cargo bench -p
+//! sluice-bench --bench cache_embed -- --warm-up-time 1 --measurement-time 3 static`.
 //!
-//! # Known differences from the Python reference
-//! - Added tokens (`added_tokens` in tokenizer.json) are not matched in the raw text: a
-//!   prompt that literally contains `[MASK]` gets `[`, `mask`, `]` here but the one
-//!   `[MASK]` id there.
-//! - Unicode categories come from Unicode 14 tables; `tokenizers` uses older ones, and
-//!   treats code points unassigned in its version as control characters (removed by
-//!   `clean_text`), where this module keeps them (they then usually make their word
-//!   unknown, which is dropped). Newer emoji glued to a word are the likely case.
+//! # Fidelity to the Python reference
+//! - Added tokens (`added_tokens`: BERT's `[CLS]`, `[MASK]`...) are matched literally, as
+//!   `tokenizers` does, so a prompt that spells `[MASK]` gets its id; a token with
+//!   `lstrip`, `rstrip` or `single_word` set is refused at load instead.
+//! - Unicode categories come from Unicode 14 tables (`tokenizers` has its own); code
+//!   points unassigned there are kept here where `tokenizers` may drop them as control
+//!   characters. Checked against `tokenizers` 0.23.3 (Python) on 3,010 random strings of
+//!   ASCII, controls, accents, marks, CJK, Hangul, punctuation, emoji, unassigned code
+//!   points and spelled special tokens, under six normalizer/pre-tokenizer combinations
+//!   (with raw and normalized added tokens): the kept ids were identical (2026-12-08).
 //! - The `Whitespace` pre-tokenizer's `\w` is approximated (see `is_word_char`).
 //! - Only WordPiece models: model2vec also ships models with Unigram or BPE tokenizers
 //!   (its multilingual models, built on XLM-R-style SentencePiece vocabularies); those are
@@ -139,7 +143,7 @@ thread_local! {
 
 /// Columns summed per pass over the gathered rows: 32 f32 accumulators stay in registers
 /// (eight SSE or four AVX registers), so `out` is written once per block instead of once
-/// per token (measured 8.9 -> see "Cost" for 100 words).
+/// per token (100 words: 8.9 -> 7.7 µs; see "Cost").
 const BLOCK: usize = 32;
 
 impl StaticModel {

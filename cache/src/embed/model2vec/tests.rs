@@ -218,8 +218,14 @@ fn unknown_words_are_dropped_whole() {
     // A word past max_input_chars_per_word (20) is [UNK] even though it could be spelled.
     assert_eq!(m.tokenize(&"a".repeat(20)).len(), 20);
     assert_eq!(m.tokenize(&"a".repeat(21)), Vec::<u32>::new());
-    // Special tokens written in the text are not added tokens here (see module doc).
-    assert_eq!(m.tokenize("[CLS] cat"), ids(&["cat"]));
+    // Added tokens are matched in the raw text, before lowercasing: a literal [CLS]
+    // gets its id, a literal [UNK] is dropped like any unknown token, and [mask] is
+    // ordinary text ("[", "mask", "]": all unknown).
+    assert_eq!(
+        m.tokenize("[CLS] cat[SEP]"),
+        ids(&["[CLS]", "cat", "[SEP]"])
+    );
+    assert_eq!(m.tokenize("hello [UNK] [mask]"), ids(&["hello"]));
     // Only unknown words: nothing to average, all zeros.
     assert_eq!(embed(&m, "xyz @@ ~~"), vec![0.0; DIMS]);
 }
@@ -357,6 +363,16 @@ fn sequence_normalizer_and_whitespace_pre_tokenizers() {
 }
 
 #[test]
+fn normalized_added_tokens_match_the_normalized_text() {
+    let mut tok = tokenizer_json();
+    tok["added_tokens"][4]["normalized"] = json!(true);
+    let m = model_with(&tok, &[f32s("embeddings", vec![40, DIMS], &table(40))]);
+    // "[MASK]" normalizes to "[mask]", and so does "[Mask]" in the text: one id. The raw
+    // [CLS] still needs its exact spelling.
+    assert_eq!(m.tokenize("[Mask] cat [cls]"), ids(&["[MASK]", "cat"]));
+}
+
+#[test]
 fn file_truncation_counts_unknown_tokens_before_they_are_dropped() {
     let mut tok = tokenizer_json();
     tok["truncation"] = json!({"direction": "Right", "max_length": 3,
@@ -425,7 +441,7 @@ fn bad_json_is_reported_with_its_file() {
 
 #[test]
 fn unsupported_tokenizer_parts_are_named() {
-    let cases: [(&str, Value, &str); 4] = [
+    let cases: [(&str, Value, &str); 6] = [
         (
             "model",
             json!({"type": "BPE", "vocab": {}, "merges": []}),
@@ -445,6 +461,16 @@ fn unsupported_tokenizer_parts_are_named() {
             "padding",
             json!({"strategy": {"Fixed": 8}, "pad_id": 0}),
             "\"padding\"",
+        ),
+        (
+            "added_tokens",
+            json!([{"id": 4, "content": "[MASK]", "lstrip": true}]),
+            "added token \"[MASK]\" with lstrip: true",
+        ),
+        (
+            "added_tokens",
+            json!([{"id": 40, "content": "<extra>", "special": true}]),
+            "added token \"<extra>\" outside the WordPiece vocab",
         ),
     ];
     for (key, value, want) in cases {

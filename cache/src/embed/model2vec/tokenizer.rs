@@ -132,6 +132,11 @@ pub(super) struct Tokenizer {
     truncate_at: Option<usize>,
     /// Vocabulary entries by id, for the median token length and size checks.
     token_lens: Vec<usize>,
+    /// `added_tokens` with `normalized: false`, matched in the raw text (BERT's [CLS],
+    /// [SEP], [MASK]...: a prompt that spells one gets its id, as in `tokenizers`).
+    raw_added: Added,
+    /// `added_tokens` with `normalized: true`, matched in the normalized text.
+    normalized_added: Added,
 }
 
 impl Tokenizer {
@@ -163,12 +168,42 @@ impl Tokenizer {
             .get("model")
             .ok_or_else(|| Bad::Invalid("no \"model\"".into()))?;
         let (wordpiece, token_lens) = wordpiece(model)?;
+        let mut raw_added = Added::default();
+        let mut normalized_added = Added::default();
+        if let Some(list) = obj.get("added_tokens").filter(|l| !l.is_null()) {
+            let list = list
+                .as_array()
+                .ok_or_else(|| Bad::Invalid("\"added_tokens\" is not an array".into()))?;
+            for t in list {
+                let (content, normalized) = added_token(t)?;
+                // tokenizers gives an added token the vocabulary's id for its content
+                // (the file's "id" is only a record of that); one outside the vocabulary
+                // would get an id past the table's rows.
+                let id = *wordpiece.words.get(content).ok_or_else(|| {
+                    Bad::Unsupported(format!(
+                        "added token {content:?} outside the WordPiece vocab (it would have \
+                         no row in the table)"
+                    ))
+                })?;
+                if normalized {
+                    let (mut a, mut b) = (String::new(), String::new());
+                    let n = normalize(&normalizers, content, &mut a, &mut b);
+                    if !n.is_empty() {
+                        normalized_added.push(n, id);
+                    }
+                } else {
+                    raw_added.push(content, id);
+                }
+            }
+        }
         Ok(Tokenizer {
             normalizers,
             pre_tokenizers,
             wordpiece,
             truncate_at,
             token_lens,
+            raw_added,
+            normalized_added,
         })
     }
 
@@ -205,7 +240,6 @@ impl Tokenizer {
         emit: &mut dyn FnMut(u32) -> ControlFlow<()>,
     ) {
         let Scratch { a, b, pieces } = scratch;
-        let normalized = normalize(&self.normalizers, text, a, b);
         let mut count = 0usize;
         let limit = self.truncate_at.unwrap_or(usize::MAX);
         let mut emit_limited = |id: u32| {
@@ -216,9 +250,78 @@ impl Tokenizer {
             emit(id)
         };
         let wp = &self.wordpiece;
-        let _ = split(&self.pre_tokenizers, normalized, &mut |word| {
-            wp.word(word, pieces, &mut emit_limited)
-        });
+        // Added tokens split the raw text first (the normalized kind, each normalized
+        // segment); what lies between them goes through the pipeline.
+        let _ = (|| {
+            let mut rest = text;
+            loop {
+                let raw = self.raw_added.find(rest);
+                let segment = &rest[..raw.map_or(rest.len(), |m| m.0)];
+                let mut normalized = normalize(&self.normalizers, segment, a, b);
+                loop {
+                    let found = self.normalized_added.find(normalized);
+                    let words = &normalized[..found.map_or(normalized.len(), |m| m.0)];
+                    split(&self.pre_tokenizers, words, &mut |word| {
+                        wp.word(word, pieces, &mut emit_limited)
+                    })?;
+                    let Some((_, end, id)) = found else { break };
+                    emit_limited(id)?;
+                    normalized = &normalized[end..];
+                }
+                let Some((_, end, id)) = raw else { break };
+                emit_limited(id)?;
+                rest = &rest[end..];
+            }
+            ControlFlow::Continue(())
+        })();
+    }
+}
+
+/// Added tokens of one kind, matched leftmost-longest as literal strings.
+#[derive(Default)]
+struct Added {
+    tokens: Vec<(Box<str>, u32)>,
+    /// The distinct first bytes of the tokens: candidates are found with memchr.
+    firsts: Vec<u8>,
+}
+
+impl Added {
+    fn push(&mut self, content: &str, id: u32) {
+        self.tokens.push((content.into(), id));
+        let first = content.as_bytes()[0];
+        if !self.firsts.contains(&first) {
+            self.firsts.push(first);
+        }
+    }
+
+    /// `(start, end, id)` of the leftmost match, the longest token there.
+    fn find(&self, text: &str) -> Option<(usize, usize, u32)> {
+        if self.tokens.is_empty() {
+            return None;
+        }
+        let hay = text.as_bytes();
+        let mut from = 0;
+        loop {
+            let rest = &hay[from..];
+            let at = from
+                + match self.firsts[..] {
+                    [x] => memchr::memchr(x, rest),
+                    [x, y] => memchr::memchr2(x, y, rest),
+                    [x, y, z] => memchr::memchr3(x, y, z, rest),
+                    _ => rest.iter().position(|b| self.firsts.contains(b)),
+                }?;
+            // A token's first byte is never a UTF-8 continuation byte, so `at` and the
+            // match's end are char boundaries.
+            let best = self
+                .tokens
+                .iter()
+                .filter(|(t, _)| hay[at..].starts_with(t.as_bytes()))
+                .max_by_key(|(t, _)| t.len());
+            if let Some((t, id)) = best {
+                return Some((at, at + t.len(), *id));
+            }
+            from = at + 1;
+        }
     }
 }
 
@@ -292,7 +395,7 @@ impl Normalizer {
                 }
             }
             Normalizer::Lowercase => input.chars().for_each(|c| push_folded(c, false, true, out)),
-            Normalizer::StripAccents => out.extend(input.chars().filter(|&c| !is_mn(c))),
+            Normalizer::StripAccents => out.extend(input.chars().filter(|&c| !is_mark(c))),
             Normalizer::Nfd => out.extend(input.nfd()),
             Normalizer::Nfkd => out.extend(input.nfkd()),
             Normalizer::Nfc => out.extend(input.nfc()),
@@ -313,8 +416,8 @@ impl Normalizer {
 
 /// Pushes `c`, accent-stripped (canonical decomposition, nonspacing marks dropped) and/or
 /// lowercased, in that order as BertNormalizer does. Decomposing one character at a time
-/// skips NFD's canonical reordering, which only permutes combining marks; the marks it
-/// could move are almost all nonspacing ones, which stripping removes anyway.
+/// skips NFD's canonical reordering, which only permutes combining marks; the ones it
+/// could move are almost all nonspacing, which stripping removes anyway.
 #[inline]
 fn push_folded(c: char, strip_accents: bool, lowercase: bool, out: &mut String) {
     if c.is_ascii() {
@@ -481,8 +584,16 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     i
 }
 
+/// A nonspacing mark (Mn): what BertNormalizer's `strip_accents` removes. Spacing marks
+/// such as Devanagari's visarga stay (and make their word unknown, as in `tokenizers`).
 fn is_mn(c: char) -> bool {
     (c as u32) >= 0x300 && in_table(&NONSPACING_MARK, c)
+}
+
+/// Any combining mark (M: Mn, Mc, Me): what the StripAccents normalizer removes, a wider
+/// set than BertNormalizer's (both checked against `tokenizers`).
+fn is_mark(c: char) -> bool {
+    (c as u32) >= 0x300 && unicode_normalization::char::is_combining_mark(c)
 }
 
 /// BertNormalizer's "control": general category C* except tab, newline and carriage
@@ -513,9 +624,9 @@ fn is_bert_punctuation(c: char) -> bool {
 
 /// An approximation of the regex class `\w` (alphabetic, marks, decimal digits, connector
 /// punctuation): `char::is_alphanumeric` also admits non-decimal numbers (Nl, No such as
-/// `²`), and only nonspacing marks and `_` stand in for M and Pc.
+/// `²`), and only `_` stands in for Pc.
 fn is_word_char(c: char) -> bool {
-    c.is_alphanumeric() || c == '_' || is_mn(c)
+    c.is_alphanumeric() || c == '_' || is_mark(c)
 }
 
 /// The CJK ideograph blocks of BERT's `_is_chinese_char` (not Hangul, kana or other
@@ -622,6 +733,26 @@ fn pre_tokenizer(v: &Value, out: &mut Vec<PreTokenizer>) -> Result<(), Bad> {
     };
     out.push(p);
     Ok(())
+}
+
+/// One entry of `added_tokens`: its content and whether it is matched after
+/// normalization. lstrip, rstrip and single_word change where a token matches; they are
+/// refused rather than ignored.
+fn added_token(t: &Value) -> Result<(&str, bool), Bad> {
+    let content = t
+        .get("content")
+        .and_then(Value::as_str)
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| Bad::Invalid(format!("added token {} without content", short(t))))?;
+    for option in ["lstrip", "rstrip", "single_word"] {
+        if flag(t, option, false)? {
+            return Err(Bad::Unsupported(format!(
+                "added token {content:?} with {option}: true (only literal matching)"
+            )));
+        }
+    }
+    let special = flag(t, "special", false)?;
+    Ok((content, flag(t, "normalized", !special)?))
 }
 
 fn truncation(t: &Value) -> Result<usize, Bad> {
