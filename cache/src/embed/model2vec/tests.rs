@@ -373,13 +373,27 @@ fn normalized_added_tokens_match_the_normalized_text() {
 }
 
 #[test]
-fn file_truncation_counts_unknown_tokens_before_they_are_dropped() {
+fn config_max_length_truncates_before_unknown_tokens_are_dropped() {
+    let dir = temp_dir();
+    write_model(
+        &dir,
+        &tokenizer_json(),
+        &good_tensors(),
+        Some(r#"{"normalize": false, "max_length": 3}"#),
+    );
+    let m = StaticModel::load(&dir).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    // Three ids are kept, then [UNK] is removed; prompts are first cut to 3 * 3 chars.
+    assert_eq!(m.tokenize("a b c d"), ids(&["a", "b", "c"]));
+    assert_eq!(m.tokenize("xyz a b c"), ids(&["a", "b"]));
+    assert_eq!(m.tokenize("a b cat dog"), ids(&["a", "b", "cat"]));
+
+    // The tokenizer.json's own truncation is overridden by max_length (512 by default).
     let mut tok = tokenizer_json();
-    tok["truncation"] = json!({"direction": "Right", "max_length": 3,
+    tok["truncation"] = json!({"direction": "Right", "max_length": 2,
                                "strategy": "LongestFirst", "stride": 0});
-    let m = model_with(&tok, &[f32s("embeddings", vec![40, DIMS], &table(40))]);
-    // [UNK] hello world | the: truncated to three ids, then [UNK] removed.
-    assert_eq!(m.tokenize("xyz hello world the"), ids(&["hello", "world"]));
+    let m = model_with(&tok, &good_tensors());
+    assert_eq!(m.tokenize("a b c a").len(), 4);
 }
 
 /// Loads a directory written by `setup` and returns the error's message.
@@ -435,6 +449,18 @@ fn bad_json_is_reported_with_its_file() {
     });
     assert!(
         msg.contains("config.json") && msg.contains("normalize"),
+        "{msg}"
+    );
+    let (_, msg) = load_err(|d| {
+        write_model(
+            d,
+            &tokenizer_json(),
+            &good_tensors(),
+            Some(r#"{"max_length": -1}"#),
+        )
+    });
+    assert!(
+        msg.contains("config.json") && msg.contains("max_length"),
         "{msg}"
     );
 }

@@ -5,9 +5,10 @@
 //! Pipeline, as in `tokenizers` with `add_special_tokens=False`: normalizers (in order),
 //! pre-tokenizers (each splits the pieces of the previous), then WordPiece on every piece.
 //! Anything else in the file that would change the ids — another model type, normalizer or
-//! pre-tokenizer, padding, left truncation — is refused at load with a message naming it
+//! pre-tokenizer, padding — is refused at load with a message naming it
 //! ([`Bad::Unsupported`]); parts that cannot change ids for one unpadded sequence
-//! (`post_processor`, `decoder`) are ignored.
+//! (`post_processor`, `decoder`) are ignored, and so is `truncation`, which model2vec
+//! replaces with its own `max_length` on every encode (the caller passes that limit).
 //!
 //! The hot path allocates nothing once the thread's [`Scratch`] buffers have grown to the
 //! largest prompt seen (they are bounded by the caller's character limit).
@@ -127,9 +128,6 @@ pub(super) struct Tokenizer {
     normalizers: Vec<Normalizer>,
     pre_tokenizers: Vec<PreTokenizer>,
     wordpiece: WordPiece,
-    /// `truncation.max_length` when the file sets right-side truncation: ids past it are
-    /// dropped before model2vec drops unknown tokens.
-    truncate_at: Option<usize>,
     /// Vocabulary entries by id, for the median token length and size checks.
     token_lens: Vec<usize>,
     /// `added_tokens` with `normalized: false`, matched in the raw text (BERT's [CLS],
@@ -160,10 +158,6 @@ impl Tokenizer {
                     .into(),
             ));
         }
-        let truncate_at = match obj.get("truncation").filter(|t| !t.is_null()) {
-            None => None,
-            Some(t) => Some(truncation(t)?),
-        };
         let model = obj
             .get("model")
             .ok_or_else(|| Bad::Invalid("no \"model\"".into()))?;
@@ -200,7 +194,6 @@ impl Tokenizer {
             normalizers,
             pre_tokenizers,
             wordpiece,
-            truncate_at,
             token_lens,
             raw_added,
             normalized_added,
@@ -232,16 +225,17 @@ impl Tokenizer {
     }
 
     /// Calls `emit` with each token id of `text` in order (unknown ids included), until it
-    /// breaks or the text (or the file's truncation length) ends.
+    /// breaks, the text ends, or `limit` ids (unknown ones included, as `tokenizers`
+    /// truncates before model2vec drops them) have been emitted.
     pub(super) fn for_each_id(
         &self,
         text: &str,
+        limit: usize,
         scratch: &mut Scratch,
         emit: &mut dyn FnMut(u32) -> ControlFlow<()>,
     ) {
         let Scratch { a, b, pieces } = scratch;
         let mut count = 0usize;
-        let limit = self.truncate_at.unwrap_or(usize::MAX);
         let mut emit_limited = |id: u32| {
             if count == limit {
                 return ControlFlow::Break(());
@@ -753,22 +747,6 @@ fn added_token(t: &Value) -> Result<(&str, bool), Bad> {
     }
     let special = flag(t, "special", false)?;
     Ok((content, flag(t, "normalized", !special)?))
-}
-
-fn truncation(t: &Value) -> Result<usize, Bad> {
-    let direction = t
-        .get("direction")
-        .and_then(Value::as_str)
-        .unwrap_or("Right");
-    if direction != "Right" {
-        return Err(Bad::Unsupported(format!(
-            "truncation direction {direction:?} (only \"Right\")"
-        )));
-    }
-    t.get("max_length")
-        .and_then(Value::as_u64)
-        .and_then(|m| usize::try_from(m).ok())
-        .ok_or_else(|| Bad::Invalid("truncation without a \"max_length\" integer".into()))
 }
 
 fn wordpiece(model: &Value) -> Result<(WordPiece, Vec<usize>), Bad> {
