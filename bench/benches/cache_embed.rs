@@ -1,5 +1,5 @@
-//! The semantic cache's per-lookup CPU before the index: the `lexical` embedder and the
-//! precision guard.
+//! The semantic cache's per-lookup CPU before the index: the `lexical` and `static`
+//! embedders and the precision guard.
 //!
 //! Run: `cargo bench -p sluice-bench --bench cache_embed -- --warm-up-time 1 --measurement-time 3`.
 //! Before criterion starts, the binary counts allocations (the `Counting` global
@@ -16,7 +16,8 @@
 //! - `static/20w`, `static/100w`: the model2vec embedder on a synthetic model written to a
 //!   temp dir (30,000-token WordPiece vocabulary, 256 dims, F32 like potion-base-8M's
 //!   shape): the prompts' words are in the vocabulary, a few only as pieces
-//!   (`book ##ings`), the rest of the vocabulary is filler. The allocation check runs on
+//!   (`book ##ings`), the rest of the vocabulary is filler; BERT's five special tokens
+//!   are added tokens, as in potion-base-8M. The allocation check runs on
 //!   a thread whose scratch buffers are already warm.
 
 use std::hint::black_box;
@@ -98,8 +99,16 @@ fn write_static_model() -> PathBuf {
         .enumerate()
         .map(|(id, t)| (t.clone(), serde_json::json!(id)))
         .collect();
+    // BERT's special tokens, as potion-base-8M's tokenizer.json lists them: matched in
+    // the raw text on every call (a memchr for '[').
+    let added: Vec<serde_json::Value> = (0..5)
+        .map(|id| {
+            serde_json::json!({"id": id, "content": vocab[id], "single_word": false,
+                "lstrip": false, "rstrip": false, "normalized": false, "special": true})
+        })
+        .collect();
     let tokenizer = serde_json::json!({
-        "version": "1.0", "truncation": null, "padding": null, "added_tokens": [],
+        "version": "1.0", "truncation": null, "padding": null, "added_tokens": added,
         "normalizer": {"type": "BertNormalizer", "clean_text": true,
                        "handle_chinese_chars": true, "strip_accents": null, "lowercase": true},
         "pre_tokenizer": {"type": "BertPreTokenizer"},

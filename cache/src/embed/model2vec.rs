@@ -45,14 +45,15 @@
 //! is 30.2 MB (15.1 MB as F16 on disk), plus about 2 MB of vocabulary maps.
 //!
 //! # Cost
-//! Measured on the bench's synthetic 30,000 x 256 F32 model (`static/20w`, `static/100w`
-//! in `bench/benches/cache_embed.rs`; release, idle 2-core VM, 2026-12-08): 0.94 µs for
-//! a 20-word prompt (21 tokens) and 5.2 µs for a 100-word one (118 tokens), no heap
-//! allocation on a warm thread (the bench asserts it); loading the 30 MB table takes about
-//! 40 ms. Of the 5.2 µs, roughly half is the vocabulary lookups (hash, probe, key
-//! compare), a fifth the sum of rows, the rest normalizing and splitting. Before the
-//! blocked sum and the ASCII fast paths it was 8.9 µs. Re-run: `cargo bench -p
-//! sluice-bench --bench cache_embed -- --warm-up-time 1 --measurement-time 3 static`.
+//! Measured on the bench's synthetic 30,000 x 256 F32 model with BERT's added tokens
+//! (`static/20w`, `static/100w` in `bench/benches/cache_embed.rs`; release, idle 2-core
+//! VM, 2026-12-08): 0.96 µs for a 20-word prompt (21 tokens) and 5.3 µs for a 100-word
+//! one (118 tokens; `lexical` takes 4.9 µs on the same run), no heap allocation on a warm
+//! thread (the bench asserts it); loading the 30 MB table takes about 40 ms. A profile of
+//! the 100-word case: about half in vocabulary lookups (hash, probe, key compare), a fifth
+//! in the sum of rows, the rest normalizing and splitting. Before the blocked sum and the
+//! ASCII fast paths it was 8.9 µs. Re-run: `cargo bench -p sluice-bench --bench
+//! cache_embed -- --warm-up-time 1 --measurement-time 3 static`.
 //!
 //! # Fidelity to the Python reference
 //! - Added tokens (`added_tokens`: BERT's `[CLS]`, `[MASK]`...) are matched literally, as
