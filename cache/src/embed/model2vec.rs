@@ -78,6 +78,7 @@ mod unicode;
 mod tests;
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
@@ -165,144 +166,18 @@ impl StaticModel {
     /// Loads `dir/tokenizer.json`, `dir/model.safetensors` and, when present,
     /// `dir/config.json`, checking that they fit together.
     pub fn load(dir: &Path) -> Result<StaticModel, LoadError> {
-        let tok_path = dir.join("tokenizer.json");
-        let tok_json = read_json(&tok_path)?;
-        let tokenizer = Tokenizer::from_json(&tok_json).map_err(|bad| match bad {
-            Bad::Unsupported(what) => LoadError::Unsupported {
-                path: tok_path.clone(),
-                what,
-            },
-            Bad::Invalid(problem) => LoadError::Invalid {
-                path: tok_path.clone(),
-                problem,
-            },
-        })?;
-
-        let config_path = dir.join("config.json");
-        let mut tokens_max = TOKENS_MAX;
-        if config_path.exists() {
-            let config = read_json(&config_path)?;
-            let invalid = |problem: &str| LoadError::Invalid {
-                path: config_path.clone(),
-                problem: problem.to_owned(),
-            };
-            let obj = config
-                .as_object()
-                .ok_or_else(|| invalid("not a JSON object"))?;
-            if obj.get("normalize").is_some_and(|n| !n.is_boolean()) {
-                return Err(invalid("\"normalize\" is not true or false"));
-            }
-            tokens_max = match obj.get("max_length") {
-                None => TOKENS_MAX,
-                Some(serde_json::Value::Null) => TOKENS_LIMIT_MAX,
-                Some(m) => m
-                    .as_u64()
-                    .filter(|&m| m > 0)
-                    .map(|m| m.min(TOKENS_LIMIT_MAX as u64) as usize)
-                    .ok_or_else(|| invalid("\"max_length\" is not a positive integer or null"))?,
-            };
-        }
-
+        let tokenizer = load_tokenizer(&dir.join("tokenizer.json"))?;
+        let tokens_max = load_config(&dir.join("config.json"))?;
         let st_path = dir.join("model.safetensors");
         let bytes = std::fs::read(&st_path).map_err(|source| LoadError::Io {
             path: st_path.clone(),
             source,
         })?;
-        let invalid = |problem: String| LoadError::Invalid {
-            path: st_path.clone(),
-            problem,
-        };
-        let tensors = safetensors::parse(&bytes).map_err(&invalid)?;
-        let vocab = tokenizer.vocab_len();
-
-        let emb = tensors.get("embeddings").ok_or_else(|| {
-            invalid(format!(
-                "no tensor \"embeddings\" (found: {:?})",
-                tensors.keys().collect::<Vec<_>>()
-            ))
-        })?;
-        let [n_rows, dims] = emb.shape[..] else {
-            return Err(invalid(format!(
-                "\"embeddings\" has shape {:?}, expected [rows, dims]",
-                emb.shape
-            )));
-        };
-        if !(1..=DIMS_MAX).contains(&dims) || n_rows == 0 {
-            return Err(invalid(format!(
-                "\"embeddings\" has shape [{n_rows}, {dims}]: need at least one row and 1..={DIMS_MAX} dims"
-            )));
-        }
-        if n_rows.saturating_mul(dims).saturating_mul(4) > TABLE_BYTES_MAX {
-            return Err(invalid(format!(
-                "\"embeddings\" [{n_rows}, {dims}] exceeds the {TABLE_BYTES_MAX}-byte table limit"
-            )));
-        }
-        let mut table =
-            safetensors::to_f32(emb).map_err(|e| invalid(format!("\"embeddings\": {e}")))?;
-        if let Some(i) = table.iter().position(|v| !v.is_finite()) {
-            return Err(invalid(format!(
-                "\"embeddings\" row {} holds a non-finite value",
-                i / dims
-            )));
-        }
-
-        let weights = match tensors.get("weights") {
-            None => None,
-            Some(t) => {
-                if t.shape != [vocab] {
-                    return Err(invalid(format!(
-                        "\"weights\" has shape {:?}, expected [{vocab}] (one per token of tokenizer.json)",
-                        t.shape
-                    )));
-                }
-                let w = safetensors::to_f32(t).map_err(|e| invalid(format!("\"weights\": {e}")))?;
-                if w.iter().any(|v| !v.is_finite()) {
-                    return Err(invalid("\"weights\" holds a non-finite value".to_owned()));
-                }
-                Some(w)
-            }
-        };
-        let mapping = tensors.get("mapping").or_else(|| tensors.get("mappings"));
-        let rows = match mapping {
-            None => {
-                if n_rows != vocab {
-                    return Err(invalid(format!(
-                        "\"embeddings\" has {n_rows} rows but tokenizer.json has {vocab} tokens: \
-                         the table and the tokenizer are not from the same model"
-                    )));
-                }
-                if let Some(w) = &weights {
-                    for (row, &w) in table.chunks_exact_mut(dims).zip(w) {
-                        row.iter_mut().for_each(|v| *v *= w);
-                    }
-                }
-                Rows::Direct
-            }
-            Some(t) => {
-                if t.shape != [vocab] {
-                    return Err(invalid(format!(
-                        "\"mapping\" has shape {:?}, expected [{vocab}] (one per token of tokenizer.json)",
-                        t.shape
-                    )));
-                }
-                let idx =
-                    safetensors::to_indices(t).map_err(|e| invalid(format!("\"mapping\": {e}")))?;
-                let row_of = idx
-                    .iter()
-                    .map(|&r| u32::try_from(r).ok().filter(|&r| (r as usize) < n_rows))
-                    .collect::<Option<Vec<u32>>>()
-                    .ok_or_else(|| {
-                        invalid(format!(
-                            "\"mapping\" points past the {n_rows} rows of \"embeddings\""
-                        ))
-                    })?;
-                Rows::Mapped {
-                    row_of,
-                    weight_of: weights,
-                }
-            }
-        };
-
+        let (table, dims, rows) =
+            tables(&bytes, tokenizer.vocab_len()).map_err(|problem| LoadError::Invalid {
+                path: st_path,
+                problem,
+            })?;
         let chars_max = tokens_max.saturating_mul(tokenizer.median_token_chars().max(1));
         Ok(StaticModel {
             unk_id: tokenizer.unk_id(),
@@ -440,6 +315,147 @@ impl Embedder for StaticModel {
             out.fill(0.0);
         }
     }
+}
+
+fn load_tokenizer(path: &Path) -> Result<Tokenizer, LoadError> {
+    Tokenizer::from_json(&read_json(path)?).map_err(|bad| match bad {
+        Bad::Unsupported(what) => LoadError::Unsupported {
+            path: path.to_owned(),
+            what,
+        },
+        Bad::Invalid(problem) => LoadError::Invalid {
+            path: path.to_owned(),
+            problem,
+        },
+    })
+}
+
+/// config.json's `max_length` (validated with `normalize`); [`TOKENS_MAX`] without one.
+fn load_config(path: &Path) -> Result<usize, LoadError> {
+    if !path.exists() {
+        return Ok(TOKENS_MAX);
+    }
+    let config = read_json(path)?;
+    let invalid = |problem: &str| LoadError::Invalid {
+        path: path.to_owned(),
+        problem: problem.to_owned(),
+    };
+    let obj = config
+        .as_object()
+        .ok_or_else(|| invalid("not a JSON object"))?;
+    if obj.get("normalize").is_some_and(|n| !n.is_boolean()) {
+        return Err(invalid("\"normalize\" is not true or false"));
+    }
+    match obj.get("max_length") {
+        None => Ok(TOKENS_MAX),
+        Some(serde_json::Value::Null) => Ok(TOKENS_LIMIT_MAX),
+        Some(m) => m
+            .as_u64()
+            .filter(|&m| m > 0)
+            .map(|m| m.min(TOKENS_LIMIT_MAX as u64) as usize)
+            .ok_or_else(|| invalid("\"max_length\" is not a positive integer or null")),
+    }
+}
+
+/// The f32 table, its width and the id-to-row scheme from model.safetensors' bytes,
+/// checked against the tokenizer's `vocab` size.
+fn tables(bytes: &[u8], vocab: usize) -> Result<(Vec<f32>, usize, Rows), String> {
+    let tensors = safetensors::parse(bytes)?;
+    let emb = tensors.get("embeddings").ok_or_else(|| {
+        format!(
+            "no tensor \"embeddings\" (found: {:?})",
+            tensors.keys().collect::<Vec<_>>()
+        )
+    })?;
+    let [n_rows, dims] = emb.shape[..] else {
+        return Err(format!(
+            "\"embeddings\" has shape {:?}, expected [rows, dims]",
+            emb.shape
+        ));
+    };
+    if !(1..=DIMS_MAX).contains(&dims) || n_rows == 0 {
+        return Err(format!(
+            "\"embeddings\" has shape [{n_rows}, {dims}]: need at least one row and 1..={DIMS_MAX} dims"
+        ));
+    }
+    if n_rows.saturating_mul(dims).saturating_mul(4) > TABLE_BYTES_MAX {
+        return Err(format!(
+            "\"embeddings\" [{n_rows}, {dims}] exceeds the {TABLE_BYTES_MAX}-byte table limit"
+        ));
+    }
+    let mut table = safetensors::to_f32(emb).map_err(|e| format!("\"embeddings\": {e}"))?;
+    if let Some(i) = table.iter().position(|v| !v.is_finite()) {
+        return Err(format!(
+            "\"embeddings\" row {} holds a non-finite value",
+            i / dims
+        ));
+    }
+    let rows = id_rows(&tensors, vocab, n_rows, dims, &mut table)?;
+    Ok((table, dims, rows))
+}
+
+/// How token ids reach rows: model2vec's optional `weights` and `mapping` tensors, each
+/// one entry per token id. Weights without a mapping are folded into `table`.
+fn id_rows(
+    tensors: &HashMap<String, safetensors::Tensor<'_>>,
+    vocab: usize,
+    n_rows: usize,
+    dims: usize,
+    table: &mut [f32],
+) -> Result<Rows, String> {
+    let per_token = |name: &str, t: &safetensors::Tensor<'_>| {
+        if t.shape == [vocab] {
+            Ok(())
+        } else {
+            Err(format!(
+                "\"{name}\" has shape {:?}, expected [{vocab}] (one per token of tokenizer.json)",
+                t.shape
+            ))
+        }
+    };
+    let weights = match tensors.get("weights") {
+        None => None,
+        Some(t) => {
+            per_token("weights", t)?;
+            let w = safetensors::to_f32(t).map_err(|e| format!("\"weights\": {e}"))?;
+            if w.iter().any(|v| !v.is_finite()) {
+                return Err("\"weights\" holds a non-finite value".to_owned());
+            }
+            Some(w)
+        }
+    };
+    let rows = match tensors.get("mapping").or_else(|| tensors.get("mappings")) {
+        None => {
+            if n_rows != vocab {
+                return Err(format!(
+                    "\"embeddings\" has {n_rows} rows but tokenizer.json has {vocab} tokens: \
+                     the table and the tokenizer are not from the same model"
+                ));
+            }
+            if let Some(w) = &weights {
+                for (row, &w) in table.chunks_exact_mut(dims).zip(w) {
+                    row.iter_mut().for_each(|v| *v *= w);
+                }
+            }
+            Rows::Direct
+        }
+        Some(t) => {
+            per_token("mapping", t)?;
+            let row_of = safetensors::to_indices(t)
+                .map_err(|e| format!("\"mapping\": {e}"))?
+                .iter()
+                .map(|&r| u32::try_from(r).ok().filter(|&r| (r as usize) < n_rows))
+                .collect::<Option<Vec<u32>>>()
+                .ok_or_else(|| {
+                    format!("\"mapping\" points past the {n_rows} rows of \"embeddings\"")
+                })?;
+            Rows::Mapped {
+                row_of,
+                weight_of: weights,
+            }
+        }
+    };
+    Ok(rows)
 }
 
 fn read_json(path: &Path) -> Result<serde_json::Value, LoadError> {
