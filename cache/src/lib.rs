@@ -3,6 +3,7 @@
 //! A leaf crate like `proto`: no I/O (no files, sockets or clock reads: time is passed
 //! in), no monoio, no `engine`; it depends on `proto` and pure crates (and usearch's C++
 //! HNSW). The engine wires these pieces into the request path (the caching issue).
+//! One exception to "no files": [`embed::StaticModel::load`] reads a model directory once, at startup.
 //!
 //! - [`canon`]: canonical request keys ([`canon::Key`], [`canon::request_key`],
 //!   [`canon::split_last_user`]): deterministic across processes, insensitive to member

@@ -6,11 +6,11 @@
 //! markdown table ready for BENCHMARKS.md.
 
 use anyhow::{bail, Context, Result};
-use cache::embed::{lexical, Embedder, Lexical};
+use cache::embed::{lexical, Embedder, Lexical, StaticModel};
 use cache::eval::{parse_pairs, sweep, table};
 
-/// Embedders `--embedder` accepts today (`static` and `provider` come with their code).
-pub const EMBEDDERS: &[&str] = &["lexical"];
+/// Embedders `--embedder` accepts today (`provider` comes with its code).
+pub const EMBEDDERS: &[&str] = &["lexical", "static:DIR"];
 
 /// 0.50, 0.55, ..., 0.95.
 pub fn default_thresholds() -> Vec<f32> {
@@ -65,12 +65,22 @@ pub fn parse(args: impl Iterator<Item = String>) -> Result<EvalConfig> {
     Ok(cfg)
 }
 
-/// The embedder named `name`, or an error listing the available ones.
+/// The embedder named `name`, or an error listing the available ones. `dims` applies to
+/// `lexical` only: `static:DIR` loads the model2vec directory DIR, whose table fixes the
+/// dimensions.
 pub fn embedder(name: &str, dims: usize) -> Result<Box<dyn Embedder>> {
+    if let Some(dir) = name.strip_prefix("static:") {
+        if dir.is_empty() {
+            bail!("--embedder static:DIR needs the model2vec directory after the colon");
+        }
+        let model = StaticModel::load(std::path::Path::new(dir))
+            .with_context(|| format!("loading the static embedder from {dir}"))?;
+        return Ok(Box::new(model));
+    }
     match name {
         "lexical" => Ok(Box::new(Lexical::new(dims))),
         other => bail!(
-            "unknown embedder {other:?}; available: {} (static and provider are not built yet)",
+            "unknown embedder {other:?}; available: {} (provider is not built yet)",
             EMBEDDERS.join(", ")
         ),
     }
@@ -129,12 +139,34 @@ mod tests {
 
     #[test]
     fn unknown_embedder_names_the_available_ones() {
-        let err = embedder("static", 512).err().unwrap().to_string();
+        let err = embedder("provider", 512).err().unwrap().to_string();
         assert!(
-            err.contains("unknown embedder \"static\"") && err.contains("available: lexical"),
+            err.contains("unknown embedder \"provider\"")
+                && err.contains("available: lexical, static:DIR")
+                && err.contains("provider is not built yet"),
             "{err}"
         );
+        // Bare "static" is not a directory: it is refused with the same list.
+        let err = embedder("static", 512).err().unwrap().to_string();
+        assert!(err.contains("available: lexical, static:DIR"), "{err}");
         assert_eq!(embedder("lexical", 64).unwrap().dims(), 64);
+    }
+
+    #[test]
+    fn static_loads_a_directory_and_reports_what_is_missing() {
+        let err = embedder("static:", 512).err().unwrap().to_string();
+        assert!(err.contains("needs the model2vec directory"), "{err}");
+        let dir = std::env::temp_dir().join(format!("sluice-eval-no-model-{}", std::process::id()));
+        let err = format!(
+            "{:#}",
+            embedder(&format!("static:{}", dir.display()), 512)
+                .err()
+                .unwrap()
+        );
+        assert!(
+            err.contains("loading the static embedder") && err.contains("tokenizer.json"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -23,7 +23,7 @@
 //!                      [--workers N] [--driver auto|io_uring|epoll] [--seed N] [--key KEY]
 //!                      [--host-header HOST] [--json FILE] [--svg FILE]
 //!                      [--progress | --no-progress]
-//! sluice-loadtest cache-eval --pairs FILE.tsv [--embedder lexical] [--dims N]
+//! sluice-loadtest cache-eval --pairs FILE.tsv [--embedder lexical|static:DIR] [--dims N]
 //!                            [--thresholds 0.5,0.55,..]
 //! ```
 
@@ -120,8 +120,9 @@ commands:
           guard, as a markdown table
           --pairs FILE.tsv    prompt_a<TAB>prompt_b<TAB>same(1|0) lines, '#' comments
                               (loadtest/data/cache-pairs.tsv is the shipped set)
-          --embedder NAME     lexical (the only one so far)
-          --dims N            vector length (512)
+          --embedder NAME     lexical (default), or static:DIR for a model2vec directory
+                              (tokenizer.json + model.safetensors, WordPiece models)
+          --dims N            lexical's vector length (512); static uses the model's
           --thresholds LIST   comma-separated (0.5,0.55,...,0.95)
 ";
 

@@ -7,8 +7,10 @@
 //!
 //! - [`lexical`]: the default. Feature-hashed word and character n-grams, no model files,
 //!   no allocation per call, microseconds per prompt.
-//! - `static` (a model2vec directory) and `provider` (an embeddings endpoint) come later
-//!   and implement the same [`Embedder`] trait.
+//! - [`model2vec`]: `static`, a model2vec directory ([`StaticModel`]: a WordPiece
+//!   tokenizer and a per-token embedding table, averaged), loaded once from disk.
+//! - `provider` (an embeddings endpoint) comes later and implements the same [`Embedder`]
+//!   trait.
 //!
 //! Invariants every embedder keeps: `embed` writes exactly `dims()` values; the result is
 //! L2-normalized (norm 1 within float rounding), or all zeros when the text carries no
@@ -16,8 +18,10 @@
 //! process, so vectors stored in a snapshot stay comparable after a restart.
 
 pub mod lexical;
+pub mod model2vec;
 
 pub use lexical::Lexical;
+pub use model2vec::{LoadError, StaticModel};
 
 /// Turns a prompt into a unit-length vector. Send + Sync: one instance shared by every core.
 pub trait Embedder: Send + Sync {
