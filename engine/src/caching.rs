@@ -297,11 +297,11 @@ impl Semantic {
     }
 }
 
+/// The `static` embedder: a model2vec directory, loaded once at start.
 fn load_static(dir: &Path) -> Result<Box<dyn Embedder>, String> {
-    Err(format!(
-        "cache.semantic: the static embedder cannot load {}: not built",
-        dir.display()
-    ))
+    cache::embed::StaticModel::load(dir)
+        .map(|m| Box::new(m) as Box<dyn Embedder>)
+        .map_err(|e| format!("cache.semantic.model_dir: {e}"))
 }
 
 fn read_snapshot(path: &Path) -> Option<Vec<u8>> {

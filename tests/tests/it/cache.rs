@@ -629,3 +629,135 @@ model = "claude-or-gemini"
         );
     }
 });
+
+/// A small model2vec directory (tokenizer.json in Hugging Face's WordPiece format,
+/// model.safetensors written by hand) whose vocabulary covers `words`; rows are fixed
+/// pseudo-random vectors of 64 dims.
+fn write_static_model(dir: &std::path::Path, words: &[&str]) {
+    let mut vocab: Vec<String> = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "?", ".", ","]
+        .map(String::from)
+        .to_vec();
+    for w in words {
+        if !vocab.iter().any(|v| v == w) {
+            vocab.push((*w).to_owned());
+        }
+    }
+    let ids: serde_json::Map<String, Value> = vocab
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.clone(), json!(i)))
+        .collect();
+    let tokenizer = json!({
+        "version": "1.0", "truncation": null, "padding": null, "added_tokens": [],
+        "normalizer": {"type": "BertNormalizer", "clean_text": true,
+                       "handle_chinese_chars": true, "strip_accents": null, "lowercase": true},
+        "pre_tokenizer": {"type": "BertPreTokenizer"},
+        "post_processor": null, "decoder": null,
+        "model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##",
+                  "max_input_chars_per_word": 100, "vocab": ids}
+    });
+    const DIMS: usize = 64;
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut data = Vec::new();
+    for _ in 0..vocab.len() * DIMS {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let v = (x >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
+        data.extend_from_slice(&v.to_le_bytes());
+    }
+    let mut header = format!(
+        "{{\"embeddings\":{{\"dtype\":\"F32\",\"shape\":[{},{DIMS}],\"data_offsets\":[0,{}]}}}}",
+        vocab.len(),
+        data.len()
+    );
+    while header.len() % 8 != 0 {
+        header.push(' ');
+    }
+    let mut file = (header.len() as u64).to_le_bytes().to_vec();
+    file.extend_from_slice(header.as_bytes());
+    file.extend_from_slice(&data);
+    std::fs::write(dir.join("tokenizer.json"), tokenizer.to_string()).unwrap();
+    std::fs::write(dir.join("model.safetensors"), file).unwrap();
+}
+
+both_drivers!(fn the_static_embedder_loads_a_model2vec_directory(d) {
+    let m = mock(d);
+    let dir = TempDir::new("m2v");
+    write_static_model(
+        dir.path(),
+        &["what", "is", "the", "capital", "of", "france", "germany", "please", "tell", "me"],
+    );
+    let sem = format!(
+        "[cache]\nenabled = true\n[cache.semantic]\nmode = \"on\"\nthreshold = 0.8\nembedder = \"static\"\nmodel_dir = \"{}\"\n",
+        dir.path().display()
+    );
+    let g = Gateway::start(&cache_config(m.addr, &sem, ""), d);
+    let mut c = g.client();
+    chat(&mut c, CLIENT_KEY, &question("What is the capital of France?", false), "");
+    let r = chat(&mut c, CLIENT_KEY, &question("what is the capital of France", false), "");
+    assert_eq!(cache_header(&r), "hit-semantic", "{:?}", r.headers);
+    let r = chat(&mut c, CLIENT_KEY, &question("What is the capital of Germany?", false), "");
+    assert_eq!(cache_header(&r), "miss");
+    assert_eq!(upstream_chats(&m), 2);
+    let s = admin(&g, "GET", "/admin/cache").json();
+    assert!(s["semantic"]["embedder"].as_str().unwrap().starts_with("static:"), "{s}");
+});
+
+#[test]
+fn cache_config_errors_name_the_field() {
+    let m: SocketAddr = "127.0.0.1:9".parse().unwrap();
+    let ov = engine::config::Overrides::default();
+    for (cache, field, says) in [
+        ("[cache]\nscope = \"tenant\"\n", "cache.scope", "`key`, `team`, `org` or `global`"),
+        ("[cache]\nenabled = true\nmemory_mb = 0\n", "cache.memory_mb", "must be from 1"),
+        ("[cache.semantic]\nmode = \"on\"\n", "cache.semantic.mode", "needs the exact cache"),
+        (
+            "[cache]\nenabled = true\n[cache.semantic]\nmode = \"on\"\nthreshold = 0.2\n",
+            "cache.semantic.threshold",
+            "from 0.5 to 1.0",
+        ),
+        (
+            "[cache]\nenabled = true\n[cache.semantic]\nmode = \"on\"\nembedder = \"static\"\n",
+            "cache.semantic.model_dir",
+            "model2vec",
+        ),
+        (
+            "[cache]\nenabled = true\n[cache.semantic]\nmode = \"on\"\nembedder = \"provider\"\nmodel = \"nope\"\n",
+            "cache.semantic.model",
+            "no model \"nope\"",
+        ),
+    ] {
+        let err = engine::config::from_str("t.toml", &cache_config(m, cache, ""), &ov)
+            .err()
+            .unwrap_or_else(|| panic!("accepted: {cache}"));
+        assert_eq!(err.field, field, "{err}");
+        assert!(err.message.contains(says), "{err}");
+        assert!(err.line.is_some(), "{err}");
+    }
+    // A model directory that does not hold a model: the gateway does not start, and
+    // says why.
+    let dir = TempDir::new("m2v-empty");
+    let cfg = cache_config(
+        m,
+        &format!(
+            "[cache]\nenabled = true\n[cache.semantic]\nmode = \"on\"\nembedder = \"static\"\nmodel_dir = \"{}\"\n",
+            dir.path().display()
+        ),
+        "",
+    );
+    let ov = engine::config::Overrides {
+        listen: Some("127.0.0.1:0".parse().unwrap()),
+        admin_listen: Some("127.0.0.1:0".parse().unwrap()),
+        ..Default::default()
+    };
+    let snap = engine::config::from_str("t.toml", &cfg, &ov).unwrap();
+    let err = engine::start(snap)
+        .err()
+        .expect("started without a model")
+        .to_string();
+    assert!(
+        err.contains("cache.semantic.model_dir") && err.contains("tokenizer.json"),
+        "{err}"
+    );
+}
