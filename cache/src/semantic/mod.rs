@@ -60,22 +60,23 @@
 //! doc for what to try next.
 
 mod index;
+mod partition;
 mod snapshot;
 mod table;
+mod vector;
 
 #[cfg(test)]
 mod tests;
 
 pub use index::SemanticIndex;
 
-/// How many usearch per-call contexts are reserved: the most `add`/`search` calls that can run at
-/// once. Each costs a few KiB of scratch; the engine runs one worker per core.
+/// The most usearch per-call thread contexts a graph reserves: the engine never runs more
+/// workers than this.
 pub const THREAD_CONTEXTS: usize = 256;
-/// Predicate calls allowed per lookup, as a multiple of `expansion_search`, before the filter
-/// admits everything (see the module doc).
-pub const FILTER_BUDGET_PER_EXPANSION: usize = 4;
-/// Candidates returned by usearch per lookup and re-checked against the side table.
-pub const SEARCH_RESULTS_MAX: usize = 8;
+/// The fewest usearch thread contexts a graph reserves, even on a machine with fewer cores.
+pub const GRAPH_THREADS_MIN: usize = 8;
+/// Candidates returned by a graph per lookup and checked against its rows (expiry).
+pub const SEARCH_RESULTS_MAX: usize = 4;
 /// Expired entries dropped from the FIFO front by one insert, beyond what capacity requires.
 pub const EXPIRED_SWEEP_MAX: usize = 8;
 /// usearch's `expansion_add` (its default): graph quality at insert time.
@@ -83,6 +84,7 @@ pub const EXPANSION_ADD: usize = 128;
 /// Upper bounds checked by [`Config::validate`]: beyond them a config is a typo.
 pub const DIMS_MAX: usize = 8192;
 pub const CAPACITY_MAX: usize = 1 << 32;
+pub const SCAN_MAX_MAX: usize = 1 << 16;
 
 /// How vectors are stored. Queries and inserts are `f32`; the index converts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,6 +93,7 @@ pub enum Quantization {
     F16,
     /// One byte per dimension. We quantize ourselves (scale by the largest component, round), not
     /// usearch (scale by the norm, truncate), which keeps ~5x more levels for a 512-dim vector.
+    /// Similarity is the cosine of the quantized vectors.
     I8,
 }
 
@@ -105,11 +108,14 @@ pub struct Config {
     pub connectivity: usize,
     /// HNSW `ef` at search time.
     pub expansion_search: usize,
+    /// Entries a context holds before it moves from an exact scan to its own HNSW graph.
+    pub scan_max: usize,
 }
 
 impl Config {
     pub const CONNECTIVITY_DEFAULT: usize = 16;
     pub const EXPANSION_SEARCH_DEFAULT: usize = 64;
+    pub const SCAN_MAX_DEFAULT: usize = 1024;
 
     /// A config with the default graph parameters.
     pub fn new(dims: usize, capacity: usize, quantization: Quantization, ttl_ms: u64) -> Config {
@@ -120,6 +126,7 @@ impl Config {
             ttl_ms,
             connectivity: Self::CONNECTIVITY_DEFAULT,
             expansion_search: Self::EXPANSION_SEARCH_DEFAULT,
+            scan_max: Self::SCAN_MAX_DEFAULT,
         }
     }
 
@@ -135,6 +142,9 @@ impl Config {
         }
         if self.expansion_search == 0 || self.expansion_search > 4096 {
             return Err(IndexError::Config("expansion_search must be in 1..=4096"));
+        }
+        if self.scan_max == 0 || self.scan_max > SCAN_MAX_MAX {
+            return Err(IndexError::Config("scan_max must be in 1..=SCAN_MAX_MAX"));
         }
         Ok(())
     }
@@ -160,7 +170,7 @@ pub enum IndexError {
     Dimensions { expected: usize, got: usize },
     #[error("vector is zero or not finite")]
     InvalidVector,
-    #[error("all {THREAD_CONTEXTS} usearch contexts are in use")]
+    #[error("all usearch thread contexts of a graph are in use")]
     Busy,
     #[error("usearch: {0}")]
     Usearch(String),
