@@ -50,11 +50,40 @@ use cache::semantic::{Config, Quantization, SemanticIndex};
 
 const DIMS: usize = 512;
 const CONTEXTS: u64 = 1000;
+const CENTRES: u64 = 4096;
+/// Cosine of a clustered entry to its centre (two entries of one cluster: ~0.64).
+const CENTRE_COSINE: f32 = 0.8;
 const LOOKUPS: usize = 5000;
 const THRESHOLD: f32 = 0.9;
 const SIZES: [usize; 3] = [10_000, 100_000, 1_000_000];
 const BASELINE_MAX: usize = 100_000;
 const BUILD_THREADS: usize = 2;
+/// Inserts between build-budget checks.
+const GROW_STEP: usize = 10_000;
+
+#[derive(Clone, Copy, PartialEq)]
+enum Spread {
+    /// Entry `i` in context `i % 1000`.
+    Many,
+    /// Every entry in one context.
+    One,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Dist {
+    /// Each entry is one of `CENTRES` random centres plus noise, at cosine `CENTRE_COSINE`.
+    Clustered,
+    /// Uniformly random unit vectors (HNSW's worst case; kept for reference).
+    Uniform,
+}
+
+struct Scenario {
+    q: Quantization,
+    spread: Spread,
+    dist: Dist,
+    /// Largest size measured (further capped by `SLUICE_BENCH_ENTRIES_MAX`).
+    max: usize,
+}
 
 /// splitmix64: vector `i` is regenerated from its index, so nothing stores 1M f32 vectors.
 fn mix(mut x: u64) -> u64 {
@@ -70,25 +99,42 @@ fn unit(seed: u64, out: &mut [f32]) {
         s = mix(s);
         *x = (s >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0;
     }
-    let n = out.iter().map(|x| x * x).sum::<f32>().sqrt();
-    out.iter_mut().for_each(|x| *x /= n);
+    normalize(out);
 }
 
-fn context(i: u64) -> u128 {
-    let c = i % CONTEXTS;
-    (u128::from(mix(c)) << 64) | u128::from(mix(c ^ 0xC0))
+fn normalize(v: &mut [f32]) {
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    v.iter_mut().for_each(|x| *x /= n);
 }
 
-/// `v` moved to cosine `target` with a random direction (approximately: random directions are
+/// `out` = `v` mixed with a random direction `seed` to cosine ~`target` (random directions are
 /// near-orthogonal at 512 dims).
-fn near(v: &[f32], seed: u64, target: f32, out: &mut [f32]) {
+fn toward(v: &[f32], seed: u64, target: f32, out: &mut [f32]) {
     unit(seed, out);
     let s = (1.0 - target * target).sqrt();
     out.iter_mut()
         .zip(v)
         .for_each(|(o, x)| *o = target * x + s * *o);
-    let n = out.iter().map(|x| x * x).sum::<f32>().sqrt();
-    out.iter_mut().for_each(|x| *x /= n);
+    normalize(out);
+}
+
+/// Stored vector `i` (`seed` distinguishes fresh miss vectors from stored ones).
+fn vector(dist: Dist, seed: u64, out: &mut [f32], scratch: &mut [f32]) {
+    match dist {
+        Dist::Uniform => unit(seed, out),
+        Dist::Clustered => {
+            unit(mix(seed ^ 0xCE) % CENTRES | (1 << 50), scratch);
+            toward(scratch, seed, CENTRE_COSINE, out);
+        }
+    }
+}
+
+fn context(spread: Spread, i: u64) -> u128 {
+    let c = match spread {
+        Spread::Many => i % CONTEXTS,
+        Spread::One => 7,
+    };
+    (u128::from(mix(c)) << 64) | u128::from(mix(c ^ 0xC0))
 }
 
 struct Percentiles {
@@ -107,22 +153,24 @@ fn percentiles(mut t: Vec<Duration>) -> Percentiles {
     }
 }
 
-fn grow(index: &SemanticIndex, from: usize, to: usize) -> Duration {
+/// Inserts entries `from..to` with `BUILD_THREADS` threads.
+fn grow(index: &SemanticIndex, s: &Scenario, from: usize, to: usize) -> Duration {
     let next = AtomicUsize::new(from);
     let start = Instant::now();
-    std::thread::scope(|s| {
+    std::thread::scope(|scope| {
         for _ in 0..BUILD_THREADS {
-            s.spawn(|| {
+            scope.spawn(|| {
                 let mut v = vec![0f32; DIMS];
+                let mut scratch = vec![0f32; DIMS];
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     if i >= to {
                         break;
                     }
-                    unit(i as u64, &mut v);
                     let i = i as u64;
+                    vector(s.dist, i, &mut v, &mut scratch);
                     index
-                        .insert(context(i), &v, u128::from(i), i, 0)
+                        .insert(context(s.spread, i), &v, u128::from(i), i, 0)
                         .expect("insert");
                 }
             });
@@ -131,29 +179,34 @@ fn grow(index: &SemanticIndex, from: usize, to: usize) -> Duration {
     start.elapsed()
 }
 
-/// Hit and miss lookups against `n` stored entries; `lookup` returns the found entry id.
+/// Hit and miss lookups against `n` stored entries; `lookup` returns the found entry id. A hit
+/// query is a stored vector moved to cosine 0.95, in its own context; a miss query is a fresh
+/// vector from the same distribution (for clustered data: near a centre, below the threshold).
 fn measure(
+    spread: Spread,
+    dist: Dist,
     n: usize,
     mut lookup: impl FnMut(u128, &[f32]) -> Option<u128>,
 ) -> (Percentiles, Percentiles, f64) {
     let mut v = vec![0f32; DIMS];
     let mut q = vec![0f32; DIMS];
+    let mut scratch = vec![0f32; DIMS];
     let mut hits = Vec::with_capacity(LOOKUPS);
     let mut found = 0;
     for k in 0..LOOKUPS as u64 {
         let i = mix(k ^ 0xAB) % n as u64;
-        unit(i, &mut v);
-        near(&v, k ^ (1 << 60), 0.95, &mut q);
+        vector(dist, i, &mut v, &mut scratch);
+        toward(&v, k ^ (1 << 60), 0.95, &mut q);
         let t = Instant::now();
-        let got = lookup(context(i), &q);
+        let got = lookup(context(spread, i), &q);
         hits.push(t.elapsed());
         found += usize::from(got == Some(u128::from(i)));
     }
     let mut misses = Vec::with_capacity(LOOKUPS);
     for k in 0..LOOKUPS as u64 {
-        unit(k | (1 << 62), &mut q);
+        vector(dist, k | (1 << 62), &mut q, &mut scratch);
         let t = Instant::now();
-        std::hint::black_box(lookup(context(k), &q));
+        std::hint::black_box(lookup(context(spread, k), &q));
         misses.push(t.elapsed());
     }
     (
@@ -163,19 +216,20 @@ fn measure(
     )
 }
 
-/// The naive baseline: every context's vectors in a map, scanned exactly.
+/// The naive baseline: every context's f32 vectors in a map, scanned exactly.
 struct Scan {
     by_context: HashMap<u128, Vec<(u128, Vec<f32>)>>,
 }
 
 impl Scan {
-    fn fill(n: usize) -> Scan {
+    fn fill(spread: Spread, dist: Dist, n: usize) -> Scan {
         let mut by_context: HashMap<u128, Vec<(u128, Vec<f32>)>> = HashMap::new();
+        let mut scratch = vec![0f32; DIMS];
         for i in 0..n as u64 {
             let mut v = vec![0f32; DIMS];
-            unit(i, &mut v);
+            vector(dist, i, &mut v, &mut scratch);
             by_context
-                .entry(context(i))
+                .entry(context(spread, i))
                 .or_default()
                 .push((u128::from(i), v));
         }
@@ -195,6 +249,7 @@ impl Scan {
 }
 
 /// One line of the printed table.
+#[allow(clippy::too_many_arguments)]
 fn row(
     name: &str,
     n: usize,
@@ -219,47 +274,132 @@ fn us(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64() * 1e6)
 }
 
-fn main() {
-    // `cargo bench` passes `--bench`; any other argument is a filter we do not support.
-    let max: usize = std::env::var("SLUICE_BENCH_ENTRIES_MAX")
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(1_000_000);
-    println!("| index | entries | build (cumulative) | bytes/entry | hit p50 µs | hit p99 µs | hit max µs | found | miss p50 µs | miss p99 µs | miss max µs |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
-    for q in [Quantization::I8, Quantization::F16] {
-        let capacity = SIZES
-            .iter()
-            .copied()
-            .filter(|&s| s <= max)
-            .max()
-            .unwrap_or(max);
-        let index =
-            SemanticIndex::new(Config::new(DIMS, capacity, q, u64::MAX / 2)).expect("index");
-        let mut built = 0;
-        let mut build = Duration::ZERO;
-        for &n in SIZES.iter().filter(|&&s| s <= max) {
-            build += grow(&index, built, n);
-            built = n;
-            let (hit, miss, found) = measure(n, |ctx, v| {
-                index.search(ctx, v, THRESHOLD, 1).map(|h| h.entry)
-            });
-            let build = format!("{:.1} s", build.as_secs_f64());
-            let bytes = (index.memory_bytes() / index.len()).to_string();
-            row(
-                &format!("usearch {q:?}"),
-                n,
-                &build,
-                &bytes,
-                &hit,
-                &miss,
-                found,
-            );
+        .unwrap_or(default)
+}
+
+fn name(s: &Scenario) -> String {
+    let spread = match s.spread {
+        Spread::Many => "1000 ctx",
+        Spread::One => "1 ctx",
+    };
+    let dist = match s.dist {
+        Dist::Clustered => "clustered",
+        Dist::Uniform => "uniform",
+    };
+    format!("{:?} {spread} {dist}", s.q)
+}
+
+/// Grows one index through `SIZES` (within `max`), measuring at each; stops growing when the
+/// cumulative build passes `budget` and measures the size reached.
+fn run(s: &Scenario, max: usize, budget: Duration) {
+    let sizes: Vec<usize> = SIZES
+        .iter()
+        .copied()
+        .filter(|&n| n <= max.min(s.max))
+        .collect();
+    let Some(&capacity) = sizes.last() else {
+        return;
+    };
+    let config = Config {
+        connectivity: env("SLUICE_BENCH_M", Config::CONNECTIVITY_DEFAULT),
+        expansion_search: env("SLUICE_BENCH_EF", Config::EXPANSION_SEARCH_DEFAULT),
+        ..Config::new(DIMS, capacity, s.q, u64::MAX / 2)
+    };
+    let index = SemanticIndex::new(config).expect("index");
+    let mut built = 0;
+    let mut build = Duration::ZERO;
+    for &n in &sizes {
+        let mut over = false;
+        while built < n {
+            let step = GROW_STEP.min(n - built);
+            let took = grow(&index, s, built, built + step);
+            build += took;
+            built += step;
+            if build > budget && built < n {
+                let rate = step as f64 / took.as_secs_f64();
+                println!(
+                    "<!-- {}: build budget {:.0} s spent at {built} entries; last {step} inserts at {rate:.0}/s -->",
+                    name(s),
+                    budget.as_secs_f64()
+                );
+                over = true;
+                break;
+            }
+        }
+        let (hit, miss, found) = measure(s.spread, s.dist, built, |ctx, v| {
+            index.search(ctx, v, THRESHOLD, 1).map(|h| h.entry)
+        });
+        let bytes = (index.memory_bytes() / index.len()).to_string();
+        let build = format!("{:.1} s", build.as_secs_f64());
+        row(&name(s), built, &build, &bytes, &hit, &miss, found);
+        if over {
+            return;
         }
     }
-    for &n in SIZES.iter().filter(|&&s| s <= max.min(BASELINE_MAX)) {
-        let scan = Scan::fill(n);
-        let (hit, miss, found) = measure(n, |ctx, v| scan.lookup(ctx, v));
-        row("scan f32 (baseline)", n, "-", "-", &hit, &miss, found);
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; any other argument is a filter we do not support.
+    let max = env("SLUICE_BENCH_ENTRIES_MAX", 1_000_000);
+    let budget = Duration::from_secs(env("SLUICE_BENCH_BUILD_S", 600) as u64);
+    println!("| index | entries | build (cumulative) | bytes/entry | hit p50 µs | hit p99 µs | hit max µs | found | miss p50 µs | miss p99 µs | miss max µs |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    let scenarios = [
+        Scenario {
+            q: Quantization::I8,
+            spread: Spread::Many,
+            dist: Dist::Clustered,
+            max: 1_000_000,
+        },
+        Scenario {
+            q: Quantization::F16,
+            spread: Spread::Many,
+            dist: Dist::Clustered,
+            max: 1_000_000,
+        },
+        Scenario {
+            q: Quantization::I8,
+            spread: Spread::Many,
+            dist: Dist::Uniform,
+            max: 100_000,
+        },
+        Scenario {
+            q: Quantization::I8,
+            spread: Spread::One,
+            dist: Dist::Clustered,
+            max: 1_000_000,
+        },
+        Scenario {
+            q: Quantization::F16,
+            spread: Spread::One,
+            dist: Dist::Clustered,
+            max: 100_000,
+        },
+        Scenario {
+            q: Quantization::I8,
+            spread: Spread::One,
+            dist: Dist::Uniform,
+            max: 100_000,
+        },
+    ];
+    let only = std::env::var("SLUICE_BENCH_ONLY").unwrap_or_default();
+    for s in scenarios.iter().filter(|s| name(s).contains(&only)) {
+        run(s, max, budget);
+    }
+    if !only.is_empty() {
+        return;
+    }
+    for &n in SIZES.iter().filter(|&&n| n <= max.min(BASELINE_MAX)) {
+        for (spread, label) in [(Spread::Many, "1000 ctx"), (Spread::One, "1 ctx")] {
+            let scan = Scan::fill(spread, Dist::Clustered, n);
+            let (hit, miss, found) =
+                measure(spread, Dist::Clustered, n, |ctx, v| scan.lookup(ctx, v));
+            let name = format!("scan f32 (baseline) {label} clustered");
+            row(&name, n, "-", "-", &hit, &miss, found);
+        }
     }
 }

@@ -9,7 +9,9 @@ use std::sync::{Mutex, MutexGuard};
 use super::partition::{Inserted, Row};
 use super::table::Contexts;
 use super::vector::Code;
-use super::{Config, Hit, IndexError, EXPIRED_SWEEP_MAX, GRAPH_THREADS_MIN, THREAD_CONTEXTS};
+use super::{
+    Config, Hit, IndexError, Quantization, EXPIRED_SWEEP_MAX, GRAPH_THREADS_MIN, THREAD_CONTEXTS,
+};
 
 /// One admitted entry, in insertion order.
 #[derive(Clone, Copy, Debug)]
@@ -97,7 +99,7 @@ impl SemanticIndex {
         CODE.with(|cell| {
             let mut code = cell.borrow_mut();
             code.encode(vector, self.config.quantization);
-            partition.search(&code, &self.config, threshold, now_ms)
+            partition.search(&mut code, &self.config, threshold, now_ms)
         })
     }
 
@@ -135,6 +137,9 @@ impl SemanticIndex {
         let added = CODE.with(|cell| {
             let mut code = cell.borrow_mut();
             code.encode(vector, self.config.quantization);
+            if self.config.quantization == Quantization::F16 {
+                code.fill_f16();
+            }
             loop {
                 let p = self
                     .contexts

@@ -92,7 +92,7 @@ impl Partition {
         self.store.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn search(&self, q: &Code, c: &Config, threshold: f32, now_ms: u64) -> Option<Hit> {
+    pub fn search(&self, q: &mut Code, c: &Config, threshold: f32, now_ms: u64) -> Option<Hit> {
         match &*self.read() {
             Store::Scan(s) => s.search(q, threshold, now_ms),
             Store::Graph(g) => g.search(q, c.quantization, threshold, now_ms),
@@ -421,12 +421,18 @@ impl Graph {
         Ok(())
     }
 
-    fn search(&self, q: &Code, quant: Quantization, threshold: f32, now_ms: u64) -> Option<Hit> {
+    fn search(
+        &self,
+        q: &mut Code,
+        quant: Quantization,
+        threshold: f32,
+        now_ms: u64,
+    ) -> Option<Hit> {
         let matches = match quant {
             Quantization::I8 => self.index.search(&q.i8, SEARCH_RESULTS_MAX),
             Quantization::F16 => self
                 .index
-                .search(usearch::f16::from_i16s(&q.f16), SEARCH_RESULTS_MAX),
+                .search(usearch::f16::from_i16s(q.fill_f16()), SEARCH_RESULTS_MAX),
         }
         .ok()?;
         let rows = self.rows.read().unwrap_or_else(|e| e.into_inner());

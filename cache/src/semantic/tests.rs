@@ -631,3 +631,19 @@ fn retain_across_both_kinds_of_context() {
         assert_eq!(hit, keep(*ctx, i as u128).then_some(i as u128), "entry {i}");
     }
 }
+
+#[test]
+fn usearch_distances_use_simd_where_the_cpu_has_it() {
+    // The graph's speed rests on usearch's NumKong kernels (its default `numkong` feature, which
+    // compiles every x86 backend and picks one at run time). A build that lost them falls back
+    // to serial loops, several times slower: catch that here rather than in a benchmark.
+    for q in BOTH {
+        let index = partition::new_index(&config(q, 10)).unwrap();
+        let isa = index.hardware_acceleration();
+        println!("usearch {q:?} cosine kernel: {isa}");
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            assert_ne!(isa, "serial", "{q:?}");
+        }
+    }
+}

@@ -6,7 +6,7 @@
 //!
 //! The kernels are plain Rust loops written so LLVM vectorizes them (independent lanes, no float
 //! reassociation needed). The workspace builds for baseline x86-64 (SSE2), so the same loops are
-//! also compiled with AVX2 + FMA and chosen at run time; `is_x86_feature_detected!` caches its
+//! also compiled with AVX2 and chosen at run time; `is_x86_feature_detected!` caches its
 //! answer in an atomic, so the check costs one load per scan, not per row.
 
 use super::Quantization;
@@ -23,8 +23,11 @@ pub(super) struct Code {
 }
 
 impl Code {
-    /// Encodes `v` (finite, not all zero: checked by the caller) for quantization `q`.
+    /// Encodes `v` (finite, not all zero: checked by the caller) for quantization `q`. For F16
+    /// only the unit vector is made: a scan needs nothing else; call [`Code::fill_f16`] for the
+    /// stored form.
     pub fn encode(&mut self, v: &[f32], q: Quantization) {
+        self.f16.clear();
         match q {
             Quantization::I8 => {
                 quantize_i8(v, &mut self.i8);
@@ -34,12 +37,19 @@ impl Code {
                 let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
                 self.unit.clear();
                 self.unit.extend(v.iter().map(|x| x / n));
-                self.f16.clear();
-                self.f16
-                    .extend(self.unit.iter().map(|&x| f32_to_f16(x) as i16));
-                self.inv_norm = inv_norm(self.f16.iter().map(|&h| f16_to_f32(h)));
+                self.inv_norm = 1.0;
             }
         }
+    }
+
+    /// The f16 code of the unit vector (and its decoded inverse norm), made once per encode.
+    pub fn fill_f16(&mut self) -> &[i16] {
+        if self.f16.is_empty() {
+            self.f16
+                .extend(self.unit.iter().map(|&x| f32_to_f16(x) as i16));
+            self.inv_norm = inv_norm(self.f16.iter().map(|&h| f16_to_f32(h)));
+        }
+        &self.f16
     }
 }
 
@@ -61,10 +71,12 @@ pub(super) fn quantize_i8(v: &[f32], out: &mut Vec<i8>) {
     let max = v.iter().fold(0.0f32, |m, x| m.max(x.abs()));
     let scale = if max > 0.0 { 127.0 / max } else { 0.0 };
     out.clear();
-    out.extend(
-        v.iter()
-            .map(|x| (x * scale).round().clamp(-127.0, 127.0) as i8),
-    );
+    // Round half away from zero by adding a signed half and truncating: `f32::round` is a libm
+    // call on baseline x86-64 (no SSE4.1), which cost more than a whole scan of small contexts.
+    out.extend(v.iter().map(|x| {
+        let y = (x * scale).clamp(-127.0, 127.0);
+        (y + 0.5f32.copysign(y)) as i8
+    }));
 }
 
 /// IEEE binary16, round to nearest even (Fabian Giesen's `float_to_half_fast3_rtne`). Inputs are
@@ -136,7 +148,7 @@ unsafe fn dots_i8_avx2(q: &[i8], codes: &[i8], out: &mut Vec<f32>) {
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2")]
 unsafe fn dots_f16_avx2(q: &[f32], codes: &[i16], out: &mut Vec<f32>) {
     dots_f16_any(q, codes, out);
 }
@@ -147,7 +159,11 @@ fn dots_i8_any(q: &[i8], codes: &[i8], out: &mut Vec<f32>) {
     if q.is_empty() {
         return;
     }
-    out.extend(codes.chunks_exact(q.len()).map(|row| dot_i8(q, row) as f32));
+    // A loop, not `map`: a closure is its own function and would not inherit the caller's
+    // target features, so the kernel inlined into it would compile for baseline x86-64.
+    for row in codes.chunks_exact(q.len()) {
+        out.push(dot_i8(q, row) as f32);
+    }
 }
 
 #[inline(always)]
@@ -156,7 +172,9 @@ fn dots_f16_any(q: &[f32], codes: &[i16], out: &mut Vec<f32>) {
     if q.is_empty() {
         return;
     }
-    out.extend(codes.chunks_exact(q.len()).map(|row| dot_f16(q, row)));
+    for row in codes.chunks_exact(q.len()) {
+        out.push(dot_f16(q, row));
+    }
 }
 
 /// Products of i16-widened codes fit i16 (see `quantize_i8`); pairs of them summed into i32 is
@@ -187,8 +205,9 @@ fn dot_f16(q: &[f32], row: &[i16]) -> f32 {
     let (qc, rc) = (q.chunks_exact(LANES), row.chunks_exact(LANES));
     let (qr, rr) = (qc.remainder(), rc.remainder());
     for (x, h) in qc.zip(rc) {
+        // Multiply then add, not `mul_add`: without FMA in the target that is a libm call.
         for l in 0..LANES {
-            acc[l] = x[l].mul_add(f16_to_f32(h[l]), acc[l]);
+            acc[l] += x[l] * f16_to_f32(h[l]);
         }
     }
     let mut sum: f32 = acc.iter().sum();
