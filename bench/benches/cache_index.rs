@@ -57,6 +57,7 @@ const LOOKUPS: usize = 5000;
 const THRESHOLD: f32 = 0.9;
 const SIZES: [usize; 3] = [10_000, 100_000, 1_000_000];
 const BASELINE_MAX: usize = 100_000;
+const BASELINE_ONE_MAX: usize = 10_000;
 const BUILD_THREADS: usize = 2;
 /// Inserts between build-budget checks.
 const GROW_STEP: usize = 10_000;
@@ -123,7 +124,7 @@ fn vector(dist: Dist, seed: u64, out: &mut [f32], scratch: &mut [f32]) {
     match dist {
         Dist::Uniform => unit(seed, out),
         Dist::Clustered => {
-            unit(mix(seed ^ 0xCE) % CENTRES | (1 << 50), scratch);
+            unit((mix(seed ^ 0xCE) % CENTRES) | (1 << 50), scratch);
             toward(scratch, seed, CENTRE_COSINE, out);
         }
     }
@@ -307,6 +308,7 @@ fn run(s: &Scenario, max: usize, budget: Duration) {
     let config = Config {
         connectivity: env("SLUICE_BENCH_M", Config::CONNECTIVITY_DEFAULT),
         expansion_search: env("SLUICE_BENCH_EF", Config::EXPANSION_SEARCH_DEFAULT),
+        scan_max: env("SLUICE_BENCH_SCAN_MAX", Config::SCAN_MAX_DEFAULT),
         ..Config::new(DIMS, capacity, s.q, u64::MAX / 2)
     };
     let index = SemanticIndex::new(config).expect("index");
@@ -395,6 +397,9 @@ fn main() {
     }
     for &n in SIZES.iter().filter(|&&n| n <= max.min(BASELINE_MAX)) {
         for (spread, label) in [(Spread::Many, "1000 ctx"), (Spread::One, "1 ctx")] {
+            if spread == Spread::One && n > BASELINE_ONE_MAX {
+                continue; // 100k f32 rows per lookup: ~40 ms each, 7 minutes for the row
+            }
             let scan = Scan::fill(spread, Dist::Clustered, n);
             let (hit, miss, found) =
                 measure(spread, Dist::Clustered, n, |ctx, v| scan.lookup(ctx, v));

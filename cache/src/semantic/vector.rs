@@ -122,10 +122,17 @@ pub(super) fn f16_to_f32(h: i16) -> f32 {
 /// `out[r] = dot(q, row r)` for every `q.len()`-sized row of `codes`.
 pub(super) fn dots_i8(q: &[i8], codes: &[i8], out: &mut Vec<f32>) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2 (checked above); the body is safe Rust.
-        unsafe { dots_i8_avx2(q, codes, out) };
-        return;
+    {
+        if std::arch::is_x86_feature_detected!("avx512bw") {
+            // SAFETY: the CPU supports AVX-512 BW (checked above); the body is safe Rust.
+            unsafe { dots_i8_avx512(q, codes, out) };
+            return;
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked above); the body is safe Rust.
+            unsafe { dots_i8_avx2(q, codes, out) };
+            return;
+        }
     }
     dots_i8_any(q, codes, out);
 }
@@ -133,11 +140,30 @@ pub(super) fn dots_i8(q: &[i8], codes: &[i8], out: &mut Vec<f32>) {
 /// `out[r] = dot(q, decoded row r)`; `q` is f32, rows are f16.
 pub(super) fn dots_f16(q: &[f32], codes: &[i16], out: &mut Vec<f32>) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        // SAFETY: the CPU supports AVX2 and FMA (checked above); the body is safe Rust.
-        unsafe { dots_f16_avx2(q, codes, out) };
-        return;
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512 F (checked above); the body is safe Rust.
+            unsafe { dots_f16_avx512(q, codes, out) };
+            return;
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked above); the body is safe Rust.
+            unsafe { dots_f16_avx2(q, codes, out) };
+            return;
+        }
     }
+    dots_f16_any(q, codes, out);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512bw")]
+unsafe fn dots_i8_avx512(q: &[i8], codes: &[i8], out: &mut Vec<f32>) {
+    dots_i8_any(q, codes, out);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn dots_f16_avx512(q: &[f32], codes: &[i16], out: &mut Vec<f32>) {
     dots_f16_any(q, codes, out);
 }
 
