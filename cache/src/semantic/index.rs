@@ -224,8 +224,7 @@ impl SemanticIndex {
         let Some(p) = self.contexts.get(context) else {
             return;
         };
-        let (_, empty) = p.remove_where(&self.config, |r| r.seq == seq);
-        if empty {
+        if p.remove_seq(&self.config, seq) {
             self.contexts.unlink_if_empty(context);
         }
     }

@@ -160,20 +160,29 @@ impl Partition {
                     // A failed remove leaves a vector without a row: searches skip it.
                     let _ = g.index.remove(r.seq);
                 }
-                if rows.len() < c.scan_max / 4 {
-                    if let Ok(s) = g.to_scan(c.quantization) {
-                        *store = Store::Scan(s);
-                    }
-                }
                 gone
             }
         };
-        let empty = match &*store {
-            Store::Scan(s) => s.rows.is_empty(),
-            Store::Graph(g) => g.rows.read().unwrap_or_else(|e| e.into_inner()).is_empty(),
-            Store::Dead => false,
-        };
-        (removed, empty)
+        (removed, settle(&mut store, c))
+    }
+
+    /// Removes the row `seq` (an eviction); returns whether the partition is now empty. A graph
+    /// finds it by key: evicting from a big context must not walk all its rows.
+    pub fn remove_seq(&self, c: &Config, seq: u64) -> bool {
+        let mut store = self.write();
+        match &mut *store {
+            Store::Dead => return false,
+            Store::Scan(s) => {
+                s.remove_where(&mut |r: &Row| r.seq == seq);
+            }
+            Store::Graph(g) => {
+                let rows = g.rows.get_mut().unwrap_or_else(|e| e.into_inner());
+                if rows.remove(&seq).is_some() {
+                    let _ = g.index.remove(seq);
+                }
+            }
+        }
+        settle(&mut store, c)
     }
 
     /// Marks an empty partition dead (the caller then unlinks it); false if it is not empty.
@@ -199,6 +208,24 @@ impl Partition {
             }
             Store::Dead => 0,
         }
+    }
+}
+
+/// After removals: a graph below a quarter of `scan_max` goes back to a scan (freeing the graph;
+/// a failed read-out keeps the graph). Returns whether the partition is empty.
+fn settle(store: &mut Store, c: &Config) -> bool {
+    if let Store::Graph(g) = &*store {
+        let len = g.rows.read().unwrap_or_else(|e| e.into_inner()).len();
+        if len < c.scan_max / 4 {
+            if let Ok(s) = g.to_scan(c.quantization) {
+                *store = Store::Scan(s);
+            }
+        }
+    }
+    match &*store {
+        Store::Scan(s) => s.rows.is_empty(),
+        Store::Graph(g) => g.rows.read().unwrap_or_else(|e| e.into_inner()).is_empty(),
+        Store::Dead => false,
     }
 }
 
