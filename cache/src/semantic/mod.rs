@@ -124,6 +124,9 @@ pub struct Config {
 impl Config {
     pub const CONNECTIVITY_DEFAULT: usize = 16;
     pub const EXPANSION_SEARCH_DEFAULT: usize = 64;
+    /// A 512-dim i8 scan streams ~20 ns a row from DRAM (bench `cache_index`, 1000 contexts at
+    /// 1M: ~1000 rows, p50 22 µs), so 1024 rows stay near the 30 µs lookup target and are exact;
+    /// a graph at 10k entries already costs ~60 µs, so the crossover is not lower.
     pub const SCAN_MAX_DEFAULT: usize = 1024;
 
     /// A config with the default graph parameters.
