@@ -1,67 +1,81 @@
-//! [`SemanticIndex`]: the usearch graph, the side table and the eviction FIFO behind one `&self`
-//! API that every worker thread calls. See the parent module doc for the concurrency model.
+//! [`SemanticIndex`]: the context map, the global eviction FIFO and the `&self` API every worker
+//! thread calls. See the parent module doc for the design and the concurrency model.
 
-use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::cell::RefCell;
+use std::collections::{HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
 
-use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
-
-use super::table::{context_tag, key_tag, make_key, Meta, Table};
+use super::partition::{Inserted, Row};
+use super::table::Contexts;
+use super::vector::Code;
 use super::{
-    Config, Hit, IndexError, Quantization, EXPANSION_ADD, EXPIRED_SWEEP_MAX,
-    FILTER_BUDGET_PER_EXPANSION, SEARCH_RESULTS_MAX, THREAD_CONTEXTS,
+    Config, Hit, IndexError, Quantization, EXPIRED_SWEEP_MAX, GRAPH_THREADS_MIN, THREAD_CONTEXTS,
 };
 
-/// Insertion order and the live count; one mutex, taken by inserts, purges and snapshots only.
-pub(super) struct Order {
-    /// Keys in insertion order. May hold keys already removed by `retain` (skipped when popped;
-    /// `retain` compacts it), so its length stays within `capacity` plus one purge's worth.
-    pub fifo: VecDeque<u64>,
+/// One admitted entry, in insertion order.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Queued {
+    pub context: u128,
     pub seq: u64,
-    /// Entries in the side table.
+    pub expires_ms: u64,
+}
+
+/// Insertion order and the live count; one mutex, taken by inserts (briefly: no vector work
+/// under it), purges and snapshots.
+pub(super) struct Order {
+    /// Admitted entries, oldest first. Entries removed by `retain` or failed inserts are taken
+    /// out, so every queued entry counts in `live`.
+    pub fifo: VecDeque<Queued>,
+    /// The next entry's seq.
+    pub seq: u64,
     pub live: usize,
 }
 
 /// A bounded, concurrent, context-partitioned cosine index. `Send + Sync`; share it in an `Arc`.
 pub struct SemanticIndex {
     pub(super) config: Config,
-    /// Read: `add`, `search`. Write: `remove`, `save_to_buffer` (see the module doc).
-    pub(super) graph: RwLock<Index>,
-    pub(super) table: Table,
+    /// usearch thread contexts per graph (see [`graph_threads`]).
+    pub(super) threads: usize,
+    pub(super) contexts: Contexts,
     pub(super) order: Mutex<Order>,
     /// Mirror of `Order::live` so `len()` takes no lock.
     pub(super) live: AtomicUsize,
+    /// Every seq below this has left the FIFO by eviction (the FIFO pops in seq order). An insert
+    /// whose seq was evicted while it was being added removes its own row (see `insert`).
+    pub(super) evicted_below: AtomicU64,
 }
 
 thread_local! {
-    /// Per-thread i8 scratch so quantizing a query allocates only on a thread's first call.
-    static I8_SCRATCH: RefCell<Vec<i8>> = const { RefCell::new(Vec::new()) };
+    /// Per-thread code scratch: encoding a query or an insert allocates only on a thread's first
+    /// call.
+    static CODE: RefCell<Code> = RefCell::new(Code::default());
+}
+
+/// usearch thread contexts per graph: one per core the engine may run a worker on, never fewer
+/// than [`GRAPH_THREADS_MIN`] (a borrowed-out pool turns a lookup into a miss, so oversubscribed
+/// callers such as tests on a 2-core machine get slack) and never more than [`THREAD_CONTEXTS`].
+fn graph_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(GRAPH_THREADS_MIN, THREAD_CONTEXTS)
 }
 
 impl SemanticIndex {
     pub fn new(c: Config) -> Result<SemanticIndex, IndexError> {
         c.validate()?;
-        let graph = new_graph(&c)?;
-        graph
-            .reserve_capacity_and_threads(c.capacity, THREAD_CONTEXTS)
-            .map_err(IndexError::usearch)?;
-        Ok(Self::from_parts(c, graph))
-    }
-
-    pub(super) fn from_parts(c: Config, graph: Index) -> SemanticIndex {
-        SemanticIndex {
+        Ok(SemanticIndex {
             config: c,
-            graph: RwLock::new(graph),
-            table: Table::new(),
+            threads: graph_threads(),
+            contexts: Contexts::new(),
             order: Mutex::new(Order {
                 fifo: VecDeque::new(),
                 seq: 0,
                 live: 0,
             }),
             live: AtomicUsize::new(0),
-        }
+            evicted_below: AtomicU64::new(0),
+        })
     }
 
     pub fn config(&self) -> &Config {
@@ -81,48 +95,12 @@ impl SemanticIndex {
             debug_assert_eq!(vector.len(), self.config.dims, "query of the wrong size");
             return None;
         }
-        let tag = context_tag(context);
-        let budget = Cell::new(FILTER_BUDGET_PER_EXPANSION * self.config.expansion_search);
-        // Past the budget admit everything so the walk converges; results are re-checked below.
-        let filter = |key: u64| {
-            let left = budget.get();
-            if left == 0 {
-                return true;
-            }
-            budget.set(left - 1);
-            key_tag(key) == tag
-        };
-        let matches = {
-            let graph = self.read_graph();
-            match self.config.quantization {
-                Quantization::F16 => graph.filtered_search(vector, SEARCH_RESULTS_MAX, filter),
-                Quantization::I8 => with_i8(vector, |q| {
-                    graph.filtered_search(q, SEARCH_RESULTS_MAX, filter)
-                }),
-            }
-        }
-        .ok()?;
-        // Results come sorted by distance: the first one that passes every check is the best.
-        for (&key, &distance) in matches.keys.iter().zip(matches.distances.iter()) {
-            let similarity = 1.0 - distance;
-            if similarity < threshold {
-                break;
-            }
-            if key_tag(key) != tag {
-                continue;
-            }
-            let Some(meta) = self.table.get(key) else {
-                continue;
-            };
-            if meta.context == context && now_ms < meta.expires_ms {
-                return Some(Hit {
-                    entry: meta.entry,
-                    similarity,
-                    prompt_hash: meta.prompt_hash,
-                });
-            }
-        }
-        None
+        let partition = self.contexts.get(context)?;
+        CODE.with(|cell| {
+            let mut code = cell.borrow_mut();
+            code.encode(vector, self.config.quantization);
+            partition.search(&mut code, &self.config, threshold, now_ms)
+        })
     }
 
     /// Adds one vector. At capacity, evicts first the expired, then the oldest (insertion order,
@@ -144,103 +122,133 @@ impl SemanticIndex {
         if !valid(vector) {
             return Err(IndexError::InvalidVector);
         }
-        let meta = Meta {
-            context,
+        let expires_ms = now_ms.saturating_add(self.config.ttl_ms);
+        let mut evicted = [None; EXPIRED_SWEEP_MAX + 1];
+        let seq = self.admit(context, expires_ms, now_ms, &mut evicted);
+        for q in evicted.iter().flatten() {
+            self.remove_row(q.context, q.seq);
+        }
+        let row = Row {
+            seq,
             entry,
             prompt_hash,
-            expires_ms: now_ms.saturating_add(self.config.ttl_ms),
+            expires_ms,
         };
-        let key = self.admit(meta, now_ms);
-        let added = {
-            let graph = self.read_graph();
-            match self.config.quantization {
-                Quantization::F16 => graph.add(key, vector),
-                Quantization::I8 => with_i8(vector, |q| graph.add(key, q)),
+        let added = CODE.with(|cell| {
+            let mut code = cell.borrow_mut();
+            code.encode(vector, self.config.quantization);
+            if self.config.quantization == Quantization::F16 {
+                code.fill_f16();
             }
-        };
+            loop {
+                let p = self
+                    .contexts
+                    .get_or_create(context, self.config.quantization);
+                match p.insert(row, &code, &self.config, self.threads) {
+                    Ok(Inserted::Yes) => return Ok(()),
+                    Ok(Inserted::Dead) => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+        });
         if let Err(e) = added {
-            // Undo the admission; the FIFO keeps the dead key until it is popped or compacted.
-            if self.table.remove(key).is_some() {
-                let mut order = self.lock_order();
-                order.live -= 1;
-                self.live.store(order.live, Ordering::Relaxed);
-            }
-            let text = e.to_string();
-            return Err(if text.contains("Reserve capacity") {
-                IndexError::Busy
-            } else {
-                IndexError::Usearch(text)
-            });
+            self.unadmit(seq);
+            // A partition created for this insert alone would otherwise stay empty.
+            self.contexts.unlink_if_empty(context);
+            return Err(e);
+        }
+        // Evicted by another insert while we were adding (only when capacity is tiny next to
+        // the number of concurrent inserters): that evictor found no row to remove, so we do.
+        // Ordering: the evictor raises `evicted_below` before it takes our partition's lock, and
+        // we read it after releasing that lock, so one of the two sees the row.
+        if seq < self.evicted_below.load(Ordering::SeqCst) {
+            self.remove_row(context, seq);
         }
         Ok(())
     }
 
-    /// Reserves a key and a table row for a new entry, evicting to stay within capacity. The
-    /// evicted vectors leave usearch before this returns, so the caller's `add` finds a free slot.
-    fn admit(&self, meta: Meta, now_ms: u64) -> u64 {
+    /// Reserves a seq and a FIFO slot for a new entry, popping evictions into `evicted` so that
+    /// `live <= capacity` holds when the lock is released. The evicted rows are removed from their
+    /// partitions by the caller, outside this lock.
+    fn admit(
+        &self,
+        context: u128,
+        expires_ms: u64,
+        now_ms: u64,
+        evicted: &mut [Option<Queued>; EXPIRED_SWEEP_MAX + 1],
+    ) -> u64 {
         let mut order = self.lock_order();
-        let mut evicted = [0u64; EXPIRED_SWEEP_MAX + 1];
         let mut n = 0;
         // INVARIANT: after the loop, live < capacity, so admitting one keeps live <= capacity.
-        while order.live >= self.config.capacity || n < EXPIRED_SWEEP_MAX {
+        // At most one pop is forced by capacity (live <= capacity before this insert).
+        while n < evicted.len() {
             let Some(&front) = order.fifo.front() else {
                 break;
             };
-            let Some(old) = self.table.get(front) else {
-                order.fifo.pop_front(); // removed by `retain` or a failed add
-                continue;
-            };
             let must = order.live >= self.config.capacity;
-            if !must && now_ms < old.expires_ms {
+            if !must && (n >= EXPIRED_SWEEP_MAX || now_ms < front.expires_ms) {
                 break;
             }
             order.fifo.pop_front();
-            self.table.remove(front);
             order.live -= 1;
-            evicted[n] = front;
+            self.evicted_below.store(front.seq + 1, Ordering::SeqCst);
+            evicted[n] = Some(front);
             n += 1;
-            if n == evicted.len() {
-                break;
-            }
         }
-        if n > 0 {
-            let graph = self.write_graph();
-            for &k in &evicted[..n] {
-                // A failed remove leaves a vector whose key the table no longer knows: searches
-                // skip it; only its slot is lost until the next snapshot/load cycle.
-                let _ = graph.remove(k);
-            }
-        }
-        let key = make_key(context_tag(meta.context), order.seq);
-        order.seq = order.seq.wrapping_add(1);
-        order.fifo.push_back(key);
+        debug_assert!(order.live < self.config.capacity);
+        let seq = order.seq;
+        order.seq += 1;
+        order.fifo.push_back(Queued {
+            context,
+            seq,
+            expires_ms,
+        });
         order.live += 1;
-        self.table.insert(key, meta);
         self.live.store(order.live, Ordering::Relaxed);
-        key
+        seq
+    }
+
+    /// Takes a failed insert's seq out of the FIFO, unless an eviction already took it.
+    fn unadmit(&self, seq: u64) {
+        let mut order = self.lock_order();
+        // It is near the back: only inserts admitted after it lie behind it.
+        if let Some(at) = order.fifo.iter().rposition(|q| q.seq == seq) {
+            order.fifo.remove(at);
+            order.live -= 1;
+            self.live.store(order.live, Ordering::Relaxed);
+        }
+    }
+
+    /// Removes one row from its partition, unlinking the partition if that emptied it.
+    fn remove_row(&self, context: u128, seq: u64) {
+        let Some(p) = self.contexts.get(context) else {
+            return;
+        };
+        if p.remove_seq(&self.config, seq) {
+            self.contexts.unlink_if_empty(context);
+        }
     }
 
     /// Removes every entry for which `keep(context, entry)` is false; returns how many.
     pub fn retain(&self, keep: impl Fn(u128, u128) -> bool) -> usize {
         let mut order = self.lock_order();
-        let mut doomed = Vec::new();
-        self.table.for_each(|k, m| {
-            if !keep(m.context, m.entry) {
-                doomed.push(k);
-            }
-        });
-        {
-            let graph = self.write_graph();
-            for &k in &doomed {
-                let _ = graph.remove(k);
+        // Rows already popped by eviction but not yet removed by their inserter are not counted
+        // again; the watermark cannot move while we hold the order lock.
+        let evicted_below = self.evicted_below.load(Ordering::SeqCst);
+        let mut doomed = HashSet::new();
+        for (context, p) in self.contexts.all() {
+            let (gone, empty) = p.remove_where(&self.config, |r| !keep(context, r.entry));
+            doomed.extend(
+                gone.iter()
+                    .map(|r| r.seq)
+                    .filter(|&seq| seq >= evicted_below),
+            );
+            if empty {
+                self.contexts.unlink_if_empty(context);
             }
         }
-        for &k in &doomed {
-            self.table.remove(k);
-        }
+        order.fifo.retain(|q| !doomed.contains(&q.seq));
         order.live -= doomed.len();
-        let table = &self.table;
-        order.fifo.retain(|&k| table.get(k).is_some());
         self.live.store(order.live, Ordering::Relaxed);
         doomed.len()
     }
@@ -253,42 +261,23 @@ impl SemanticIndex {
         self.len() == 0
     }
 
-    /// Bytes held: usearch's own estimate (graph + vectors, reserved up front for `capacity`),
-    /// the side table and the FIFO.
+    /// Bytes held: every partition's codes, rows and graph (usearch's own estimate, which counts
+    /// the reservation), the context map and the FIFO. Walks every context: not for the hot path.
     pub fn memory_bytes(&self) -> usize {
-        let graph = self.read_graph().memory_usage();
-        let fifo = self.lock_order().fifo.capacity() * std::mem::size_of::<u64>();
-        graph + self.table.memory_bytes() + fifo
-    }
-
-    pub(super) fn read_graph(&self) -> RwLockReadGuard<'_, Index> {
-        // The guarded value is usearch's handle, which a panicking holder cannot half-update.
-        self.graph.read().unwrap_or_else(|e| e.into_inner())
-    }
-
-    pub(super) fn write_graph(&self) -> RwLockWriteGuard<'_, Index> {
-        self.graph.write().unwrap_or_else(|e| e.into_inner())
+        let partitions: usize = self
+            .contexts
+            .all()
+            .iter()
+            .map(|(_, p)| p.memory_bytes())
+            .sum();
+        let fifo = self.lock_order().fifo.capacity() * std::mem::size_of::<Queued>();
+        partitions + self.contexts.memory_bytes() + fifo
     }
 
     pub(super) fn lock_order(&self) -> MutexGuard<'_, Order> {
+        // Every critical section leaves `Order` consistent before anything that can panic.
         self.order.lock().unwrap_or_else(|e| e.into_inner())
     }
-}
-
-pub(super) fn new_graph(c: &Config) -> Result<Index, IndexError> {
-    let options = IndexOptions {
-        dimensions: c.dims,
-        metric: MetricKind::Cos,
-        quantization: match c.quantization {
-            Quantization::F16 => ScalarKind::F16,
-            Quantization::I8 => ScalarKind::I8,
-        },
-        connectivity: c.connectivity,
-        expansion_add: EXPANSION_ADD,
-        expansion_search: c.expansion_search,
-        multi: false,
-    };
-    Index::new(&options).map_err(IndexError::usearch)
 }
 
 /// Finite and not all zero: cosine is undefined otherwise.
@@ -301,24 +290,4 @@ fn valid(v: &[f32]) -> bool {
         any |= x != 0.0;
     }
     any
-}
-
-/// Runs `f` on `v` quantized to i8: scaled so the largest |component| maps to 127, rounded.
-/// Cosine ignores the scale, so every vector may use its own.
-fn with_i8<R>(v: &[f32], f: impl FnOnce(&[i8]) -> R) -> R {
-    I8_SCRATCH.with(|cell| {
-        let mut q = cell.borrow_mut();
-        quantize_i8(v, &mut q);
-        f(&q)
-    })
-}
-
-pub(super) fn quantize_i8(v: &[f32], out: &mut Vec<i8>) {
-    let max = v.iter().fold(0.0f32, |m, x| m.max(x.abs()));
-    let scale = if max > 0.0 { 127.0 / max } else { 0.0 };
-    out.clear();
-    out.extend(
-        v.iter()
-            .map(|x| (x * scale).round().clamp(-127.0, 127.0) as i8),
-    );
 }

@@ -1,56 +1,28 @@
-//! usearch keys and the side table behind them.
+//! The sharded map from a 128-bit context to its [`Partition`].
 //!
-//! A usearch key is `tag << SEQ_BITS | seq`: `tag` is a 24-bit fold of the 128-bit context, so the
-//! search predicate filters by context with a shift and a compare; `seq` counts inserts, so keys
-//! are unique among live entries. The side table maps the key to the full [`Meta`] and is the
-//! authority: a tag collision (1 in 2^24 contexts) is caught by comparing all 128 context bits.
+//! A lookup takes its shard's read lock only long enough to clone the partition's `Arc`, then
+//! searches under the partition's own lock: a search in one context never waits for an insert in
+//! another. Shard write locks are taken to create a context or unlink an emptied one.
 //!
-//! INVARIANT: live keys are unique although `seq` wraps at 2^40: live entries are always among the
-//! last `capacity` inserts (FIFO eviction) and `capacity <= CAPACITY_MAX < 2^40`.
-//! INVARIANT: no key equals `u64::MAX`, usearch's marker of a removed slot: `tag < 2^24 - 1`.
+//! INVARIANT: a partition is unlinked only after it was marked `Dead` under its own write lock, and
+//! an inserter that finds it dead looks it up again, so no insert lands in an unlinked partition.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use super::CAPACITY_MAX;
+use super::partition::Partition;
+use super::Quantization;
 
-pub(super) const SEQ_BITS: u32 = 40;
-const SEQ_MASK: u64 = (1 << SEQ_BITS) - 1;
-const TAG_MODULUS: u64 = (1 << (64 - SEQ_BITS)) - 1;
-const _: () = assert!((CAPACITY_MAX as u64) < SEQ_MASK);
+/// Enough that 256 cores creating contexts rarely meet on one lock.
+const SHARDS: usize = 64;
 
-/// The 24-bit context tag placed in the key's high bits.
-pub(super) fn context_tag(context: u128) -> u64 {
-    // The context is already a strong hash; fold and mix so any 24 bits are as good as any other.
-    let folded = (context as u64) ^ ((context >> 64) as u64);
-    (folded.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> SEQ_BITS) % TAG_MODULUS
-}
-
-pub(super) fn make_key(tag: u64, seq: u64) -> u64 {
-    debug_assert!(tag < TAG_MODULUS);
-    (tag << SEQ_BITS) | (seq & SEQ_MASK)
-}
-
-pub(super) fn key_tag(key: u64) -> u64 {
-    key >> SEQ_BITS
-}
-
-/// What a vector stands for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct Meta {
-    pub context: u128,
-    pub entry: u128,
-    pub prompt_hash: u64,
-    pub expires_ms: u64,
-}
-
-/// Keys are unique integers whose low bits count up: a multiply is hash enough, SipHash is not
-/// needed (no attacker chooses them).
+/// Contexts are already strong hashes and seqs count up: a multiply is hash enough, SipHash is not
+/// needed (no attacker chooses them; a context is a hash of the caller's request).
 #[derive(Default)]
-pub(super) struct KeyHasher(u64);
+pub(super) struct SeqHasher(u64);
 
-impl Hasher for KeyHasher {
+impl Hasher for SeqHasher {
     fn finish(&self) -> u64 {
         self.0
     }
@@ -60,63 +32,91 @@ impl Hasher for KeyHasher {
         }
     }
     fn write_u64(&mut self, n: u64) {
-        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    fn write_u128(&mut self, n: u128) {
+        self.write_u64(n as u64 ^ (n >> 64) as u64);
     }
 }
 
-type Shard = HashMap<u64, Meta, BuildHasherDefault<KeyHasher>>;
+type Shard = HashMap<u128, Arc<Partition>, BuildHasherDefault<SeqHasher>>;
 
-/// Shards: enough that 256 threads rarely meet on one lock; keys spread by their low `seq` bits.
-const SHARDS: usize = 64;
-
-/// The side table, sharded so lookups from many cores do not meet on one lock.
-pub(super) struct Table {
-    shards: Box<[Mutex<Shard>]>,
+pub(super) struct Contexts {
+    shards: Box<[RwLock<Shard>]>,
 }
 
-impl Table {
-    pub fn new() -> Table {
-        Table {
-            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+impl Contexts {
+    pub fn new() -> Contexts {
+        Contexts {
+            shards: (0..SHARDS).map(|_| RwLock::new(Shard::default())).collect(),
         }
     }
 
-    fn shard(&self, key: u64) -> MutexGuard<'_, Shard> {
-        // A panic while holding a shard cannot leave a half-written `Meta`: inserts and removes
-        // are single HashMap calls. Recover the guard instead of poisoning every later lookup.
-        self.shards[(key as usize) % SHARDS]
-            .lock()
+    fn shard(&self, context: u128) -> &RwLock<Shard> {
+        // The high bits: the map's own hash uses the low ones.
+        &self.shards[((context >> 64) as u64 % SHARDS as u64) as usize]
+    }
+
+    // A shard's map is changed by single HashMap calls, which a panic cannot leave half done:
+    // recover the guard instead of poisoning every later lookup.
+    fn read(&self, context: u128) -> RwLockReadGuard<'_, Shard> {
+        self.shard(context)
+            .read()
             .unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn get(&self, key: u64) -> Option<Meta> {
-        self.shard(key).get(&key).copied()
+    fn write(&self, context: u128) -> RwLockWriteGuard<'_, Shard> {
+        self.shard(context)
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn insert(&self, key: u64, meta: Meta) {
-        self.shard(key).insert(key, meta);
+    pub fn get(&self, context: u128) -> Option<Arc<Partition>> {
+        self.read(context).get(&context).cloned()
     }
 
-    pub fn remove(&self, key: u64) -> Option<Meta> {
-        self.shard(key).remove(&key)
+    pub fn get_or_create(&self, context: u128, q: Quantization) -> Arc<Partition> {
+        if let Some(p) = self.get(context) {
+            return p;
+        }
+        Arc::clone(
+            self.write(context)
+                .entry(context)
+                .or_insert_with(|| Arc::new(Partition::new(q))),
+        )
     }
 
-    /// Calls `f` for every entry, one shard locked at a time (cold path: purges, snapshots).
-    pub fn for_each(&self, mut f: impl FnMut(u64, &Meta)) {
-        for shard in self.shards.iter() {
-            let shard = shard.lock().unwrap_or_else(|e| e.into_inner());
-            for (k, m) in shard.iter() {
-                f(*k, m);
+    /// Links a partition built elsewhere (snapshot load, before the index is shared).
+    pub fn put(&self, context: u128, p: Partition) {
+        self.write(context).insert(context, Arc::new(p));
+    }
+
+    /// Unlinks `context` if its partition is (still) empty.
+    pub fn unlink_if_empty(&self, context: u128) {
+        let mut shard = self.write(context);
+        if let Some(p) = shard.get(&context) {
+            if p.kill_if_empty() {
+                shard.remove(&context);
             }
         }
     }
 
-    /// Heap bytes held: buckets plus one control byte each (hashbrown's layout).
+    /// Every (context, partition), one shard read-locked at a time (cold path).
+    pub fn all(&self) -> Vec<(u128, Arc<Partition>)> {
+        let mut out = Vec::new();
+        for shard in self.shards.iter() {
+            let shard = shard.read().unwrap_or_else(|e| e.into_inner());
+            out.extend(shard.iter().map(|(c, p)| (*c, Arc::clone(p))));
+        }
+        out
+    }
+
+    /// The maps' own heap bytes (not the partitions').
     pub fn memory_bytes(&self) -> usize {
-        let bucket = std::mem::size_of::<(u64, Meta)>() + 1;
+        let bucket = std::mem::size_of::<(u128, Arc<Partition>)>() + 1;
         self.shards
             .iter()
-            .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).capacity() * bucket)
+            .map(|s| s.read().unwrap_or_else(|e| e.into_inner()).capacity() * bucket)
             .sum()
     }
 }

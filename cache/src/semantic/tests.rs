@@ -414,3 +414,236 @@ fn threads_insert_and_search_at_once() {
         THREADS * PER_THREAD
     );
 }
+
+/// A small `scan_max` so tests cross the scan -> graph boundary with few entries.
+fn small_scan(q: Quantization, capacity: usize, scan_max: usize) -> Config {
+    Config {
+        scan_max,
+        ..config(q, capacity)
+    }
+}
+
+/// How many contexts hold a graph / a scan (white-box: tests must know which kind they hit).
+fn kinds(index: &SemanticIndex) -> (usize, usize) {
+    let mut graphs = 0;
+    let mut scans = 0;
+    for (_, p) in index.contexts.all() {
+        match &*p.read() {
+            partition::Store::Graph(_) => graphs += 1,
+            partition::Store::Scan(_) => scans += 1,
+            partition::Store::Dead => {}
+        }
+    }
+    (graphs, scans)
+}
+
+#[test]
+fn a_context_crossing_into_a_graph_keeps_finding_its_entries() {
+    for q in BOTH {
+        let index = SemanticIndex::new(small_scan(q, 1000, 32)).unwrap();
+        let mut rng = Rng(41);
+        let vs: Vec<Vec<f32>> = (0..300).map(|_| rng.unit(DIMS)).collect();
+        for (i, v) in vs.iter().enumerate() {
+            index.insert(5, v, i as u128, i as u64, 0).unwrap();
+            if i == 31 {
+                assert_eq!(kinds(&index), (0, 1), "{q:?}: 32 entries still scan");
+            }
+            if i == 32 {
+                assert_eq!(kinds(&index), (1, 0), "{q:?}: the 33rd builds the graph");
+            }
+            // Every entry so far, at every size, including right after the switch.
+            if i == 32 || i == 299 {
+                for (j, w) in vs[..=i].iter().enumerate() {
+                    let near = at_similarity(w, 0.95, &mut rng);
+                    let hit = index.search(5, &near, 0.9, 1).expect("found");
+                    assert_eq!((hit.entry, hit.prompt_hash), (j as u128, j as u64));
+                }
+            }
+        }
+        assert_eq!(index.search(6, &vs[0], 0.0, 1), None, "other context");
+        // Shrinking far below scan_max goes back to a scan that still finds the rest.
+        let removed = index.retain(|_, e| e >= 295);
+        assert_eq!(removed, 295);
+        assert_eq!(kinds(&index), (0, 1), "{q:?}: 5 entries scan again");
+        for (j, w) in vs.iter().enumerate() {
+            let hit = index.search(5, w, 0.95, 1).map(|h| h.entry);
+            assert_eq!(hit, (j >= 295).then_some(j as u128), "{q:?} entry {j}");
+        }
+    }
+}
+
+#[test]
+fn eviction_across_contexts_keeps_len_within_capacity() {
+    let capacity = 200;
+    let index = SemanticIndex::new(small_scan(Quantization::I8, capacity, 16)).unwrap();
+    let mut rng = Rng(43);
+    let mut vs = Vec::new();
+    // Context 0 grows into a graph, then many small contexts push its entries out.
+    for i in 0..1000u128 {
+        let ctx = if i < 150 { 0 } else { 1 + i % 37 };
+        let v = rng.unit(DIMS);
+        index.insert(ctx, &v, i, 0, i as u64).unwrap();
+        vs.push((ctx, v));
+        assert!(index.len() <= capacity, "len {} at {i}", index.len());
+    }
+    assert_eq!(index.len(), capacity);
+    let stored: usize = index
+        .contexts
+        .all()
+        .iter()
+        .map(|(_, p)| match &*p.read() {
+            partition::Store::Scan(s) => s.rows.len(),
+            partition::Store::Graph(g) => g.rows.read().unwrap().len(),
+            partition::Store::Dead => 0,
+        })
+        .sum();
+    assert_eq!(stored, capacity, "rows in partitions match len()");
+    assert!(
+        index.contexts.get(0).is_none(),
+        "context 0 was emptied and unlinked"
+    );
+    for (i, (ctx, v)) in vs.iter().enumerate() {
+        let hit = index.search(*ctx, v, 0.95, 2000).map(|h| h.entry);
+        assert_eq!(hit, (i >= 800).then_some(i as u128), "entry {i}");
+    }
+}
+
+#[test]
+fn threads_insert_and_search_across_contexts_and_kinds() {
+    // Four threads, each with two small contexts of its own (~94 live entries each: scans) and a
+    // share of one big context (~750: a graph) that
+    // crosses into a graph while they run; capacity forces evictions throughout.
+    const THREADS: usize = 4;
+    const PER_THREAD: usize = 1000;
+    let capacity = 1500;
+    let index = Arc::new(SemanticIndex::new(small_scan(Quantization::F16, capacity, 200)).unwrap());
+    let handles: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let index = Arc::clone(&index);
+            std::thread::spawn(move || {
+                let mut rng = Rng(200 + t as u64);
+                let mut found = 0;
+                for i in 0..PER_THREAD {
+                    let ctx = if i % 2 == 0 {
+                        999
+                    } else {
+                        (t * 2 + i % 4 / 2) as u128
+                    };
+                    let v = rng.unit(DIMS);
+                    let entry = (t * PER_THREAD + i) as u128;
+                    index.insert(ctx, &v, entry, 0, i as u64).unwrap();
+                    assert!(index.len() <= capacity);
+                    if index.search(ctx, &v, 0.95, i as u64).map(|h| h.entry) == Some(entry) {
+                        found += 1;
+                    }
+                    if ctx != 999 {
+                        if let Some(h) = index.search(ctx, &rng.unit(DIMS), 0.0, i as u64) {
+                            assert_eq!(h.entry as usize / PER_THREAD, t, "cross-thread hit");
+                        }
+                    }
+                }
+                found
+            })
+        })
+        .collect();
+    let found: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    assert_eq!(index.len(), capacity);
+    assert_eq!(
+        kinds(&index),
+        (1, 8),
+        "the shared context became a graph, the rest scan"
+    );
+    // Scans are exact; the shared graph is approximate while three threads link into it.
+    assert!(
+        found * 100 >= THREADS * PER_THREAD * 99,
+        "fresh inserts found by their writer: {found} of {}",
+        THREADS * PER_THREAD
+    );
+}
+
+#[test]
+fn snapshot_round_trips_both_kinds_of_context() {
+    for q in BOTH {
+        let c = small_scan(q, 500, 20);
+        let index = SemanticIndex::new(c).unwrap();
+        let mut rng = Rng(47);
+        // Context 1: 100 entries (graph); contexts 2..=6: 10 each (scans).
+        let mut vs = Vec::new();
+        for i in 0..150u128 {
+            let ctx = if i < 100 { 1 } else { 2 + i % 5 };
+            let v = rng.unit(DIMS);
+            index.insert(ctx, &v, i, i as u64 + 7, 0).unwrap();
+            vs.push((ctx, v));
+        }
+        assert_eq!(kinds(&index), (1, 5));
+        let bytes = index.snapshot().unwrap();
+        let same = SemanticIndex::load(&bytes, c, 1).unwrap();
+        assert_eq!(same.len(), 150);
+        assert_eq!(kinds(&same), (1, 5), "{q:?}: kinds survive the round trip");
+        for (i, (ctx, v)) in vs.iter().enumerate() {
+            let before = index.search(*ctx, v, 0.9, 1);
+            assert_eq!(before.map(|h| h.entry), Some(i as u128));
+            assert_eq!(same.search(*ctx, v, 0.9, 1), before, "{q:?} entry {i}");
+        }
+        // New inserts after load continue the FIFO: the oldest loaded entries go first.
+        for i in 0..400u128 {
+            same.insert(9, &rng.unit(DIMS), 1000 + i, 0, 1).unwrap();
+        }
+        assert_eq!(same.len(), 500);
+        assert_eq!(same.search(1, &vs[49].1, 0.9, 1), None, "evicted");
+        assert_eq!(same.search(1, &vs[50].1, 0.9, 1).map(|h| h.entry), Some(50));
+        // A smaller capacity on load trims the oldest across both kinds.
+        let small = SemanticIndex::load(&bytes, Config { capacity: 60, ..c }, 1).unwrap();
+        assert_eq!(small.len(), 60);
+        for (i, (ctx, v)) in vs.iter().enumerate() {
+            let hit = small.search(*ctx, v, 0.9, 1).map(|h| h.entry);
+            assert_eq!(hit, (i >= 90).then_some(i as u128), "{q:?} entry {i}");
+        }
+    }
+}
+
+#[test]
+fn retain_across_both_kinds_of_context() {
+    let index = SemanticIndex::new(small_scan(Quantization::I8, 1000, 16)).unwrap();
+    let mut rng = Rng(53);
+    let mut vs = Vec::new();
+    // Contexts 0 and 1 become graphs (100 entries each), 2..=9 stay scans (10 each).
+    for i in 0..280u128 {
+        let ctx = if i < 200 { i % 2 } else { 2 + i % 8 };
+        let v = rng.unit(DIMS);
+        index.insert(ctx, &v, i, 0, 0).unwrap();
+        vs.push((ctx, v));
+    }
+    assert_eq!(kinds(&index), (2, 8));
+    // Purge context 1 and context 3 whole, and every third entry elsewhere.
+    let keep = |ctx: u128, e: u128| ctx != 1 && ctx != 3 && !e.is_multiple_of(3);
+    let removed = index.retain(keep);
+    let kept = vs
+        .iter()
+        .enumerate()
+        .filter(|(i, (ctx, _))| keep(*ctx, *i as u128))
+        .count();
+    assert_eq!(removed, 280 - kept);
+    assert_eq!(index.len(), kept);
+    assert!(index.contexts.get(1).is_none() && index.contexts.get(3).is_none());
+    for (i, (ctx, v)) in vs.iter().enumerate() {
+        let hit = index.search(*ctx, v, 0.95, 1).map(|h| h.entry);
+        assert_eq!(hit, keep(*ctx, i as u128).then_some(i as u128), "entry {i}");
+    }
+}
+
+#[test]
+fn usearch_distances_use_simd_where_the_cpu_has_it() {
+    // The graph's speed rests on usearch's NumKong kernels (its default `numkong` feature, which
+    // compiles every x86 backend and picks one at run time). A build that lost them falls back
+    // to serial loops, several times slower: catch that here rather than in a benchmark.
+    for q in BOTH {
+        let index = partition::new_index(&config(q, 10)).unwrap();
+        let isa = index.hardware_acceleration();
+        println!("usearch {q:?} cosine kernel: {isa}");
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            assert_ne!(isa, "serial", "{q:?}");
+        }
+    }
+}
