@@ -9,9 +9,11 @@ same ~1 KiB chat body (`unique = false`) in every mode, modes interleaved round 
   proxied    through sluice with `x-sluice-cache: off`: a plain proxied request
   hit        through sluice, the cache answering (every request after the first is an
              exact hit: no upstream request at all)
-  miss       through sluice with a unique prompt per request (`unique = true`): the exact
-             key, the semantic eligibility check, embedding, index search, the capture of
-             the answer and both inserts, on every request
+  miss-exact     a unique prompt per request (`unique = true`) through a second sluice with
+                 the exact cache only: the key, the capture of the answer and its insert
+  miss-semantic  the same through the first sluice: also the eligibility check, embedding,
+                 the index search and the vector's insert (every prompt shares one context:
+                 the index's hardest case, one big context)
 
 Latency is the closed loop's (one connection, one request at a time) percentiles; CPU per
 request is sluice's utime+stime from /proc divided by the requests it answered.
@@ -29,14 +31,19 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import run  # noqa: E402  (the side-by-side bench's process helpers)
 
-TOML = run.SLUICE_TOML + """
+EXACT_TOML = run.SLUICE_TOML + """
 [cache]
 enabled = true
 memory_mb = 512
+"""
+TOML = EXACT_TOML + """
 [cache.semantic]
 mode = "on"
 capacity = 1000000
 """
+EXACT_PORT, EXACT_ADMIN = run.SLUICE_PORT + 2, run.ADMIN_PORT + 2
+EXACT_TOML = EXACT_TOML.replace(f":{run.SLUICE_PORT}\"", f":{EXACT_PORT}\"").replace(
+    f":{run.ADMIN_PORT}\"", f":{EXACT_ADMIN}\"")
 
 WORKLOAD = """
 [[request]]
@@ -51,10 +58,11 @@ unique = {unique}
 """
 
 MODES = {
-    "mock": (run.MOCK, "false", ""),
-    "proxied": (None, "false", 'headers = { "x-sluice-cache" = "off" }'),
-    "hit": (None, "false", ""),
-    "miss": (None, "true", ""),
+    "mock": ("mock", "false", ""),
+    "proxied": ("semantic", "false", 'headers = { "x-sluice-cache" = "off" }'),
+    "hit": ("semantic", "false", ""),
+    "miss-exact": ("exact", "true", ""),
+    "miss-semantic": ("semantic", "true", ""),
 }
 
 
@@ -69,12 +77,14 @@ def main():
     try:
         procs.start([run.LOADTEST, "mock", "--listen", f"127.0.0.1:{run.MOCK_PORT}", "--workers", "1"], 0)
         run.wait_port(run.MOCK_PORT)
-        cfg = os.path.join(tmp, "sluice.toml")
-        with open(cfg, "w") as f:
-            f.write(TOML)
-        gw = procs.start([run.SLUICE, "serve", "--config", cfg], 1)
-        run.wait_port(run.SLUICE_PORT)
-        gateway = f"http://127.0.0.1:{run.SLUICE_PORT}"
+        gws, urls = {}, {"mock": run.MOCK}
+        for name, text, port in [("semantic", TOML, run.SLUICE_PORT), ("exact", EXACT_TOML, EXACT_PORT)]:
+            cfg = os.path.join(tmp, f"{name}.toml")
+            with open(cfg, "w") as f:
+                f.write(text)
+            gws[name] = procs.start([run.SLUICE, "serve", "--config", cfg], 1)
+            run.wait_port(port)
+            urls[name] = f"http://127.0.0.1:{port}"
         results = {m: [] for m in MODES}
         for r in range(-1, a.rounds):
             secs = 1 if r < 0 else a.seconds
@@ -84,11 +94,12 @@ def main():
                 wl = os.path.join(tmp, f"{mode}.toml")
                 with open(wl, "w") as f:
                     f.write(WORKLOAD.format(unique=unique, headers=headers))
-                pids = run.proc_tree(gw.pid)
+                gw = gws.get(target)
+                pids = run.proc_tree(gw.pid) if gw else []
                 t0 = run.cpu_ticks(pids)
                 path = os.path.join(run.OUT, f"cache-{mode}-{r}.json")
                 cmd = [run.LOADTEST, "run", "--workers", "1", "--key", "sk-bench", "--workload", wl,
-                       "--no-progress", "--json", path, "--target", target or gateway,
+                       "--no-progress", "--json", path, "--target", urls[target],
                        "--connections", "1", "--duration", f"{secs}s", "--warmup", "0s",
                        "--seed", str(1000 + r)]
                 run.subprocess.run(["taskset", "-c", "0"] + cmd, check=True,
@@ -100,7 +111,7 @@ def main():
                 ok = rep["status"]["2xx"]
                 lat = rep["latency_us"]
                 hz = os.sysconf("SC_CLK_TCK")
-                us = (t1 - t0) / hz * 1e6 / max(n, 1) if target is None else float("nan")
+                us = (t1 - t0) / hz * 1e6 / max(n, 1) if gw else float("nan")
                 if r >= 0:
                     results[mode].append((lat["p50"], lat["p99"], us, n / secs, ok, n))
         print("| mode | p50 µs | p99 µs | req/s (1 connection) | sluice CPU µs/req | answered 2xx |")
