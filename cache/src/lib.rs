@@ -15,9 +15,10 @@
 //!   prompts differ in numbers, quoted strings, code identifiers, names or negation) and
 //!   [`eval`] (hit rate, precision and recall over labelled pairs, for `sluice-loadtest
 //!   cache-eval`).
-//! - [`semantic`]: the semantic index ([`semantic::SemanticIndex`]), a usearch HNSW graph (cosine,
-//!   f16 or i8) shared by all cores, searched only within an exact context hash, bounded by
-//!   capacity with FIFO/TTL eviction, and snapshotted to bytes.
+//! - [`semantic`]: the semantic index ([`semantic::SemanticIndex`]), shared by all cores and
+//!   partitioned by exact context hash: a small context is an exact SIMD scan of its i8/f16
+//!   vectors, a big one (past `Config::scan_max`) its own usearch HNSW graph (cosine); bounded
+//!   by capacity with FIFO/TTL eviction, and snapshotted to bytes.
 
 pub mod canon;
 pub mod embed;
