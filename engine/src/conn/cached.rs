@@ -472,42 +472,9 @@ fn eligible(cfg: &crate::config::SemanticConfig, body: &[u8]) -> bool {
     if !cfg.tools && (has(2) || has(4)) {
         return false;
     }
-    found[3].is_some_and(|v| v.kind == Kind::Array && array_len(v.bytes(body)) <= cfg.messages_max)
-}
-
-/// Elements of a JSON array (already validated): top-level commas plus one.
-fn array_len(a: &[u8]) -> usize {
-    let (mut depth, mut in_str, mut esc, mut n, mut any) = (0usize, false, false, 0, false);
-    for &b in a {
-        if in_str {
-            match (esc, b) {
-                (true, _) => esc = false,
-                (false, b'\\') => esc = true,
-                (false, b'"') => in_str = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => {
-                in_str = true;
-                any |= depth == 1;
-            }
-            b'[' | b'{' => {
-                any |= depth == 1;
-                depth += 1;
-            }
-            b']' | b'}' => depth -= 1,
-            b',' if depth == 1 => n += 1,
-            b if depth == 1 && !b.is_ascii_whitespace() => any = true,
-            _ => {}
-        }
-    }
-    if any {
-        n + 1
-    } else {
-        0
-    }
+    found[3].is_some_and(|v| {
+        v.kind == Kind::Array && super::demo::array_len(v.bytes(body)) as usize <= cfg.messages_max
+    })
 }
 
 /// `s` cut to at most `max` bytes at a character boundary.
@@ -536,15 +503,6 @@ pub(super) fn asks_usage(body: &[u8], stream_options: Option<json::Value>) -> bo
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn array_lengths() {
-        assert_eq!(array_len(b"[]"), 0);
-        assert_eq!(array_len(b"[ ]"), 0);
-        assert_eq!(array_len(b"[1]"), 1);
-        assert_eq!(array_len(br#"[{"a":[1,2,3]},"x,y",{"b":"]"}]"#), 3);
-        assert_eq!(array_len(br#"["\"",2]"#), 2);
-    }
 
     #[test]
     fn stored_forms() {

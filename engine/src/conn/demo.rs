@@ -27,7 +27,7 @@ fn seed_of(body: &[u8]) -> u64 {
 }
 
 /// Elements of a JSON array already validated by the scanner.
-fn array_len(a: &[u8]) -> u32 {
+pub(super) fn array_len(a: &[u8]) -> u32 {
     let (mut depth, mut in_str, mut esc, mut commas, mut any) = (0i32, false, false, 0u32, false);
     for &b in a {
         if in_str {
