@@ -61,10 +61,24 @@ impl Capture {
     }
 }
 
-/// A hit: the entry, and the similarity for a semantic one.
+/// A hit: the entry, the similarity for a semantic one, and the entry converted to the
+/// form the client asked for when it is stored in the other one.
 pub(super) struct Hit {
     entry: Arc<Entry>,
     similarity: Option<f32>,
+    converted: Converted,
+    /// The client asked for the usage chunk of a stream.
+    include_usage: bool,
+}
+
+/// A stored answer in the other form, made once when the lookup checks it can be.
+enum Converted {
+    /// Stored as asked.
+    No,
+    /// A stored stream assembled into one `chat.completion`.
+    Json(Vec<u8>),
+    /// A stored completion split into chunk payloads.
+    Chunks(Vec<Vec<u8>>),
 }
 
 impl Hit {
@@ -87,6 +101,7 @@ impl Conn<'_> {
         endpoint: Endpoint,
         body_at: Body,
         name: &[u8],
+        include_usage: bool,
         req: &mut Req,
     ) -> Option<Hit> {
         let w = self.w;
@@ -122,11 +137,13 @@ impl Conn<'_> {
         let stream = req.stream;
         if !no_cache {
             if let Some(e) = c.exact.get(key, now) {
-                if servable(&e, stream) {
+                if let Some(converted) = servable(&e, stream, include_usage) {
                     req.cache = CacheStatus::HitExact;
                     return Some(Hit {
                         entry: e,
                         similarity: None,
+                        converted,
+                        include_usage,
                     });
                 }
             }
@@ -174,13 +191,20 @@ impl Conn<'_> {
                                 Ok(())
                             }
                         });
-                        match (candidate, verdict) {
-                            (Some(e), Some(Ok(()))) if servable(&e, stream) => {
+                        // A candidate that cannot take the form asked for is no hit.
+                        let converted = match (&candidate, &verdict) {
+                            (Some(e), Some(Ok(()))) => servable(e, stream, include_usage),
+                            _ => None,
+                        };
+                        match (candidate, verdict, converted) {
+                            (Some(e), _, Some(converted)) => {
                                 if s.cfg.mode == SemanticMode::On {
                                     req.cache = CacheStatus::HitSemantic;
                                     return Some(Hit {
                                         entry: e,
                                         similarity: Some(h.similarity),
+                                        converted,
+                                        include_usage,
                                     });
                                 }
                                 shard.inc(&shard.cache_shadow_hits);
@@ -199,7 +223,7 @@ impl Conn<'_> {
                                     ],
                                 );
                             }
-                            (Some(_), Some(Err(why))) => {
+                            (Some(_), Some(Err(why)), _) => {
                                 shard.inc(&shard.cache_guard_refused);
                                 if s.cfg.mode == SemanticMode::Shadow {
                                     log::info(
@@ -243,7 +267,6 @@ impl Conn<'_> {
         &mut self,
         io: &mut S,
         hit: &Hit,
-        include_usage: bool,
         req: &mut Req,
     ) -> Next {
         let w = self.w;
@@ -255,26 +278,18 @@ impl Conn<'_> {
         });
         shard.add(&shard.cache_saved_pusd, hit.entry.meta.cost_pusd);
         req.similarity = hit.similarity;
-        if !req.stream {
-            let assembled;
-            let body: &[u8] = match &hit.entry.stored {
-                Stored::Json(b) => b,
-                Stored::Stream(frames) => {
-                    let refs: Vec<&[u8]> = frames.iter().map(|f| &f[..]).collect();
-                    // INVARIANT: `servable` assembled it once already.
-                    assembled =
-                        proto::chat::replay::chunks_to_completion(&refs).unwrap_or_default();
-                    &assembled
-                }
-            };
-            return self.respond_json(io, 200, body, req).await;
-        }
         let mut sse = Vec::with_capacity(hit.entry.stored.payload_bytes() + 256);
-        match &hit.entry.stored {
-            Stored::Stream(frames) => {
+        match (&hit.entry.stored, &hit.converted) {
+            (_, Converted::Json(b)) => return self.respond_json(io, 200, b, req).await,
+            (Stored::Json(b), Converted::No) => return self.respond_json(io, 200, b, req).await,
+            (_, Converted::Chunks(chunks)) => {
+                let refs: Vec<&[u8]> = chunks.iter().map(|f| &f[..]).collect();
+                proto::chat::replay::write_sse(&refs, &mut sse);
+            }
+            (Stored::Stream(frames), _) => {
                 let mut kept: Vec<Vec<u8>> = Vec::new();
                 let mut refs: Vec<&[u8]> = Vec::with_capacity(frames.len());
-                if include_usage {
+                if hit.include_usage {
                     refs.extend(frames.iter().map(|f| &f[..]));
                 } else {
                     // The stored stream may carry the usage the gateway asked for; this
@@ -289,12 +304,6 @@ impl Conn<'_> {
                     }
                     refs.extend(kept.iter().map(|f| &f[..]));
                 }
-                proto::chat::replay::write_sse(&refs, &mut sse);
-            }
-            Stored::Json(b) => {
-                let chunks = proto::chat::replay::completion_to_chunks(b, 32, include_usage)
-                    .unwrap_or_default();
-                let refs: Vec<&[u8]> = chunks.iter().map(|f| &f[..]).collect();
                 proto::chat::replay::write_sse(&refs, &mut sse);
             }
         }
@@ -355,16 +364,20 @@ pub(super) fn store(w: &crate::server::worker::Worker, req: &mut Req) {
     }
 }
 
-/// Whether an entry can answer the form asked for: a stored stream must assemble into a
-/// completion, a stored completion must split into chunks (one choice, no refusal).
-fn servable(e: &Entry, stream: bool) -> bool {
+/// The entry in the form asked for, when it can answer it: a stored stream must assemble
+/// into a completion, a stored completion must split into chunks (one choice, no refusal).
+fn servable(e: &Entry, stream: bool, include_usage: bool) -> Option<Converted> {
     match (&e.stored, stream) {
-        (Stored::Json(_), false) | (Stored::Stream(_), true) => true,
+        (Stored::Json(_), false) | (Stored::Stream(_), true) => Some(Converted::No),
         (Stored::Stream(frames), false) => {
             let refs: Vec<&[u8]> = frames.iter().map(|f| &f[..]).collect();
-            proto::chat::replay::chunks_to_completion(&refs).is_ok()
+            proto::chat::replay::chunks_to_completion(&refs)
+                .ok()
+                .map(Converted::Json)
         }
-        (Stored::Json(b), true) => proto::chat::replay::completion_to_chunks(b, 32, true).is_ok(),
+        (Stored::Json(b), true) => proto::chat::replay::completion_to_chunks(b, 32, include_usage)
+            .ok()
+            .map(Converted::Chunks),
     }
 }
 

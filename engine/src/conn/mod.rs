@@ -562,7 +562,9 @@ impl Conn<'_> {
         let hit = if first_kind == ProviderKind::Demo {
             None
         } else {
-            self.cache_lookup(head, endpoint, body_at, &name, req).await
+            let include_usage = cached::asks_usage(self.body(body_at), members[2]);
+            self.cache_lookup(head, endpoint, body_at, &name, include_usage, req)
+                .await
         };
         let hit_tokens = hit.as_ref().map(|h| {
             let count = w
@@ -601,8 +603,7 @@ impl Conn<'_> {
         };
         req.output_capped = output_cap.is_some();
         if let Some(hit) = hit {
-            let include_usage = cached::asks_usage(self.body(body_at), members[2]);
-            let next = self.serve_hit(io, &hit, include_usage, req).await;
+            let next = self.serve_hit(io, &hit, req).await;
             self.name = name;
             return next;
         }
